@@ -1,0 +1,207 @@
+"""Load `grammar/jax.lark`: Lark's own loader gives the rules and alternatives,
+the `//@` annotations on the operation alternatives give type rule and weight.
+
+The result, `Grammar`, is plain data: the operation alternatives in file
+order (`Alt`), a parser for printed programs, and the literal text of every
+anonymous token (for the printer). Every problem is a `GrammarError` that
+names file:line.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import lark
+from lark.grammar import NonTerminal, Terminal
+
+from .rules import REGISTRY, Rule
+
+from ..grammar import GRAMMAR_PATH as DEFAULT_GRAMMAR
+
+OP_RULES = ("term", "infix")          # rules whose aliased alternatives are operations
+SLOT_KINDS = {"expr": "e", "term": "e", "lam": "l"}
+
+_ALIAS = re.compile(r"->\s*(\w+)")
+_ANNOT = re.compile(r"//@\s*(.*?)\s*$")
+_SPEC = re.compile(r"^(\w+)\s*(?:\(([^)]*)\))?\s*(?:w\s*=\s*(\S+))?$")
+
+
+class GrammarError(ValueError):
+    """A grammar or annotation problem, located as `file:line: message`."""
+
+
+@dataclass(frozen=True, eq=False)
+class Alt:
+    """One operation alternative: its alias, typing and weight."""
+    name: str
+    rule: Rule
+    args: tuple[str, ...]
+    weight: float
+    origin: str                 # 'term' or 'infix'
+    expansion: tuple            # Lark symbols, in order
+    line: int
+
+    @property
+    def has_bodies(self) -> bool:
+        return "l" in self.rule.slots or self.rule.name == "while_loop"
+
+    def apps(self, types, pools):
+        return self.rule.fn(types, pools, *self.args)
+
+
+@dataclass
+class Grammar:
+    path: str
+    text: str
+    lark: lark.Lark
+    alts: tuple[Alt, ...]
+    literals: dict = field(repr=False)        # terminal name -> literal text
+
+    @cached_property
+    def by_name(self) -> dict[str, Alt]:
+        return {a.name: a for a in self.alts}
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def parse(self, source: str) -> lark.Tree:
+        return self.lark.parse(source)
+
+    def weights(self) -> dict[str, float]:
+        return {a.name: a.weight for a in self.alts}
+
+    def with_weights(self, overrides: dict[str, float]) -> "Grammar":
+        """A copy with some weights replaced; names must be alternatives."""
+        alts = tuple(Alt(a.name, a.rule, a.args, overrides.get(a.name, a.weight), a.origin,
+                         a.expansion, a.line) for a in self.alts)
+        return Grammar(self.path, self.text, self.lark, alts, self.literals)
+
+
+def _fail(path, line, msg):
+    raise GrammarError(f"{path}:{line}: {msg}")
+
+
+def _annotations(path, text):
+    """alias -> (line, annotation text), for lines with `-> alias //@ ...`."""
+    found = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        code, _, comment = line.partition("//")
+        if not code.strip():
+            continue
+        annot = _ANNOT.search("//" + comment) if comment else None
+        alias = _ALIAS.search(code)
+        if annot and not alias:
+            _fail(path, n, "annotation on an alternative without an alias (`-> name`)")
+        if alias:
+            name = alias.group(1)
+            if name in found:
+                _fail(path, n, f"alternative {name!r} is defined twice (first at line {found[name][0]})")
+            found[name] = (n, annot.group(1) if annot else None)
+    return found
+
+
+def _parse_spec(path, line, name, spec):
+    m = _SPEC.match(spec)
+    if not m:
+        _fail(path, line, f"alternative {name!r}: malformed annotation {spec!r} "
+                          "(expected RULE, RULE(ARGS) and optional w=NUMBER)")
+    rule_name, args, weight = m.groups()
+    if rule_name not in REGISTRY:
+        _fail(path, line, f"alternative {name!r}: unknown type rule {rule_name!r}")
+    rule = REGISTRY[rule_name]
+    args = tuple(a.strip() for a in args.split(",") if a.strip()) if args else ()
+    if len(args) != len(rule.args):
+        _fail(path, line, f"alternative {name!r}: rule {rule_name!r} takes "
+                          f"{len(rule.args)} argument(s) ({', '.join(rule.args) or 'none'}), got {len(args)}")
+    from .types import DOMAINS
+    for a, kind in zip(args, rule.args):
+        if kind == "domain" and a not in DOMAINS:
+            _fail(path, line, f"alternative {name!r}: unknown domain {a!r} (one of {', '.join(DOMAINS)})")
+    try:
+        w = float(weight) if weight is not None else 1.0
+    except ValueError:
+        w = -1.0
+    if not (w > 0) or w == float("inf"):
+        _fail(path, line, f"alternative {name!r}: weight must be a positive number, got {weight!r}")
+    return rule, args, w
+
+
+def load_grammar(path=None) -> Grammar:
+    path = Path(path or DEFAULT_GRAMMAR)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise GrammarError(f"{path}: cannot read grammar: {e.strerror}") from None
+    try:
+        parser = lark.Lark(text, start="start", parser="lalr")
+    except lark.exceptions.GrammarError as e:
+        msg = str(e).strip().splitlines()
+        line = re.search(r"line (\d+)|at line (\d+)|:(\d+)", str(e))
+        where = next((g for g in line.groups() if g), "1") if line else "1"
+        raise GrammarError(f"{path}:{where}: {' '.join(s.strip() for s in msg if s.strip())}") from None
+    except lark.exceptions.LarkError as e:
+        raise GrammarError(f"{path}: {' '.join(str(e).split())}") from None
+    annotations = _annotations(path, text)
+    literals = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
+    alts = []
+    for r in parser.rules:
+        origin = r.origin.name
+        if r.alias is None:
+            continue
+        line, spec = annotations.get(r.alias, (1, None))
+        if origin not in OP_RULES:
+            _fail(path, line, f"alternative {r.alias!r} of rule {origin!r}: operations belong to {' or '.join(OP_RULES)}")
+        if spec is None:
+            _fail(path, line, f"alternative {r.alias!r} has no //@ annotation")
+        rule, args, weight = _parse_spec(path, line, r.alias, spec)
+        slots = "".join(SLOT_KINDS.get(s.name, "?") for s in r.expansion if isinstance(s, NonTerminal))
+        attrs = sum(1 for s in r.expansion if isinstance(s, Terminal) and not s.filter_out)
+        if slots != rule.slots or attrs != rule.attrs:
+            _fail(path, line, f"alternative {r.alias!r} has slots {slots or 'none'!r} and {attrs} attribute(s); "
+                              f"rule {rule.name!r} needs slots {rule.slots or 'none'!r} and {rule.attrs}")
+        alts.append(Alt(r.alias, rule, args, weight, origin, tuple(r.expansion), line))
+    if not alts:
+        _fail(path, 1, "no operation alternatives (aliased alternatives of term/infix)")
+    alts.sort(key=lambda a: a.line)
+    return Grammar(str(path), text, parser, tuple(alts), literals)
+
+
+def read_weights_file(path) -> list[tuple[str, str, str]]:
+    """`NAME = WEIGHT` lines (`#` comments) -> [(file:line, name, weight text)]."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise GrammarError(f"{path}: cannot read weights: {e.strerror}") from None
+    items = []
+    for n, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, eq, value = (s.strip() for s in line.partition("="))
+        if not eq or not name:
+            raise GrammarError(f"{path}:{n}: expected NAME = WEIGHT, got {line!r}")
+        items.append((f"{path}:{n}", name, value))
+    return items
+
+
+def override_weights(grammar: Grammar, items) -> Grammar:
+    """Apply [(where, alternative, weight text)]; a weight of 0 turns an alternative off."""
+    overrides = {}
+    for where, name, value in items:
+        if name not in grammar.by_name:
+            raise GrammarError(f"{where}: unknown alternative {name!r} (see the aliases in {grammar.path})")
+        try:
+            w = float(value)
+        except ValueError:
+            w = -1.0
+        if not 0 <= w < float("inf"):
+            raise GrammarError(f"{where}: weight of {name!r} must be a number >= 0, got {value!r}")
+        overrides[name] = w
+    result = grammar.with_weights(overrides)
+    if not any(a.weight > 0 for a in result.alts):
+        raise GrammarError(f"{items[-1][0]}: every alternative has weight 0")
+    return result

@@ -1,0 +1,109 @@
+"""Print derivation trees as Python/JAX source, in two styles.
+
+- `statements`: one statement per operation, as the tree was generated;
+- `nested`: a value used exactly once is written where it is used
+  (`nest(tree)` makes that tree; printing it is the same printer).
+
+Operations print by walking their grammar alternative: literal tokens as
+written in the grammar, children in their slots, so a new alternative needs
+no printer change. An infix child in a `term` slot gets parentheses, exactly
+as the grammar requires. For both styles `grammar.parse(print(t)) == t`.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from lark import Token, Tree
+from lark.grammar import NonTerminal, Terminal
+
+from .grammar import Grammar
+
+STYLES = ("statements", "nested")
+HEADER = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\n"
+_OP_CHARS = set("+-*/@<>=!&|^%")
+
+
+def _spaced(a: str, b: str) -> bool:
+    """Whether a space goes between two printed pieces."""
+    if a.endswith(",") or a == ":":
+        return True
+    if (set(a) <= _OP_CHARS and a != "=") or (set(b) <= _OP_CHARS and b != "="):
+        return True
+    if b in (")", "]", ",", ":", "=") or b[0] in "([." or a in ("(", "[", "="):
+        return False
+    return (a[-1].isalnum() or a[-1] == "_") and (b[0].isalnum() or b[0] == "_")
+
+
+def _join(pieces: list[str]) -> str:
+    out = pieces[0]
+    for a, b in zip(pieces, pieces[1:]):
+        out += (" " if _spaced(a, b) else "") + b
+    return out
+
+
+class Printer:
+    def __init__(self, grammar: Grammar):
+        self.grammar = grammar
+
+    def expr(self, node) -> str:
+        if isinstance(node, Token):
+            return str(node)
+        if node.data == "carry":
+            return "c[1]"
+        if node.data == "lam":
+            *params, body = node.children
+            return f"lambda {', '.join(params)}: {self.expr(body)}"
+        alt = self.grammar.by_name[node.data]
+        children, pieces = iter(node.children), []
+        for sym in alt.expansion:
+            if isinstance(sym, Terminal) and sym.filter_out:
+                pieces.append(self.grammar.literals[sym.name])
+                continue
+            child = next(children)
+            text = self.expr(child)
+            if sym.name == "term" and self._is_infix(child):
+                text = f"({text})"
+            pieces.append(text)
+        return _join(pieces)
+
+    def _is_infix(self, node) -> bool:
+        return isinstance(node, Tree) and node.data in self.grammar.by_name \
+            and self.grammar.by_name[node.data].origin == "infix"
+
+    def source(self, tree: Tree) -> str:
+        fn = tree.children[0]
+        name, params, doc, *stmts, ret = fn.children
+        lines = [f"def {name}({', '.join(params.children)}):", f"    {doc}"]
+        lines += [f"    {s.children[0]} = {self.expr(s.children[1])}" for s in stmts]
+        lines.append("    return " + ", ".join(self.expr(e) for e in ret.children))
+        return HEADER + "\n".join(lines) + "\n"
+
+
+def nest(tree: Tree) -> Tree:
+    """The same program with every value used exactly once written in place."""
+    fn = tree.children[0]
+    name, params, doc, *stmts, ret = fn.children
+    uses = Counter(t for s in stmts for t in s.children[1].scan_values(lambda v: isinstance(v, Token)))
+    uses.update(t for e in ret.children for t in ([e] if isinstance(e, Token) else e.scan_values(lambda v: isinstance(v, Token))))
+    inline, kept = {}, []
+
+    def subst(node):
+        if isinstance(node, Token):
+            return inline.get(str(node), node) if node.type == "NAME" else node
+        return Tree(node.data, [subst(c) for c in node.children])
+
+    for s in stmts:
+        target, expr = s.children
+        expr = subst(expr)
+        if uses[str(target)] == 1:
+            inline[str(target)] = expr
+        else:
+            kept.append(Tree("stmt", [target, expr]))
+    ret = Tree("ret", [subst(e) for e in ret.children])
+    return Tree("start", [Tree("funcdef", [name, params, doc, *kept, ret])])
+
+
+def to_source(tree: Tree, grammar: Grammar, style: str = "statements") -> str:
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r} (one of {', '.join(STYLES)})")
+    return Printer(grammar).source(nest(tree) if style == "nested" else tree)

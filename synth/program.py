@@ -1,0 +1,185 @@
+"""A generated program: its steps, derivation tree and dataflow graph.
+
+A program is a signature and a sequence of `Step`s, each one application of
+an operation alternative to values in scope. From the steps come
+
+- the derivation tree, a `lark.Tree` of exactly the form the grammar's parser
+  returns for the printed program (one statement per step);
+- the dataflow graph, a `networkx.DiGraph` whose nodes are values (inputs,
+  intermediates; outputs marked) with dtype and shape, and whose edges are
+  uses; it gives size, depth and the structural hash.
+
+The structural hash ignores variable names, the order of independent
+statements, the order of returned values, and whether a repeated
+subexpression is bound once or written twice: it hashes what each value
+computes from the numbered inputs.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
+
+import networkx as nx
+from lark import Token, Tree
+from lark.grammar import NonTerminal, Terminal
+
+from .grammar import Alt
+from .rules import App, Body
+from .types import Type, format_signature
+
+FUNC_NAME = "f"
+
+
+class Step(NamedTuple):
+    """One operation: alternative, application, and a chain of body steps
+    for each Body slot. Inside a body, operand indices point into the
+    body's parameters followed by the current value of the chain."""
+    alt: Alt
+    app: App
+    bodies: tuple[tuple["Step", ...], ...] = ()
+
+
+def input_name(i: int) -> str:
+    return f"x{i}"
+
+
+def value_name(i: int) -> str:
+    return f"v{i}"
+
+
+def _ref(name: str):
+    return Tree("carry", []) if name == "c[1]" else Token("NAME", name)
+
+
+def chain_start(body: Body) -> int:
+    """The parameter a body's chain starts from: the last of the result type."""
+    return max(i for i, (_, t) in enumerate(body.params) if t == body.result)
+
+
+def op_tree(step: Step, refs) -> Tree:
+    """The tree of one step, given the trees (or name tokens) of the values in scope."""
+    slots, attrs, chains = iter(step.app.slots), iter(step.app.attrs), iter(step.bodies)
+    children = []
+    for sym in step.alt.expansion:
+        if isinstance(sym, NonTerminal):
+            slot = next(slots)
+            if isinstance(slot, Body):
+                body = body_tree(slot, next(chains))
+                if sym.name == "lam":
+                    body = Tree("lam", [Token("NAME", n) for n, _ in slot.params] + [body])
+                children.append(body)
+            else:
+                children.append(refs[slot])
+        elif isinstance(sym, Terminal) and not sym.filter_out:
+            children.append(Token(sym.name, next(attrs)))
+    return Tree(step.alt.name, children)
+
+
+def body_tree(body: Body, chain) -> Tree | Token:
+    params = [_ref(n) for n, _ in body.params]
+    cur = params[chain_start(body)]
+    for step in chain:
+        cur = op_tree(step, params + [cur])
+    return cur
+
+
+def _body_ops(step: Step):
+    for chain in step.bodies:
+        for s in chain:
+            yield s.alt.name
+            yield from _body_ops(s)
+
+
+@dataclass(frozen=True)
+class Program:
+    inputs: tuple[Type, ...]
+    steps: tuple[Step, ...]
+
+    @cached_property
+    def types(self) -> tuple[Type, ...]:
+        """Types of all values: inputs, then one per step."""
+        return self.inputs + tuple(s.app.result for s in self.steps)
+
+    @cached_property
+    def outputs(self) -> tuple[int, ...]:
+        """Values nobody uses (the sinks): the program returns all of them."""
+        used = {s for st in self.steps for s in st.app.slots if isinstance(s, int)}
+        return tuple(i for i in range(len(self.types)) if i not in used)
+
+    def name(self, i: int) -> str:
+        n = len(self.inputs)
+        return input_name(i) if i < n else value_name(i - n)
+
+    @property
+    def output_types(self) -> tuple[Type, ...]:
+        return tuple(self.types[i] for i in self.outputs)
+
+    @property
+    def alternatives(self) -> list[str]:
+        """Every alternative used, in program order, bodies included."""
+        out = []
+        for s in self.steps:
+            out.append(s.alt.name)
+            out.extend(_body_ops(s))
+        return out
+
+    @property
+    def size(self) -> int:
+        return len(self.alternatives)
+
+    def docstring(self) -> str:
+        return f'"""{format_signature(self.inputs)} -> {format_signature(self.output_types)}"""'
+
+    @cached_property
+    def tree(self) -> Tree:
+        """The derivation tree, one statement per step."""
+        n = len(self.inputs)
+        refs = [Token("NAME", self.name(i)) for i in range(len(self.types))]
+        stmts = [Tree("stmt", [refs[n + k], op_tree(s, refs)]) for k, s in enumerate(self.steps)]
+        params = Tree("params", refs[:n])
+        ret = Tree("ret", [refs[i] for i in self.outputs])
+        fn = Tree("funcdef", [Token("NAME", FUNC_NAME), params, Token("DOCSTRING", self.docstring()), *stmts, ret])
+        return Tree("start", [fn])
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        for i, t in enumerate(self.inputs):
+            g.add_node(self.name(i), kind="input", dtype=t.dtype, shape=t.shape, index=i)
+        n = len(self.inputs)
+        for k, s in enumerate(self.steps):
+            v = self.name(n + k)
+            # operands print as `_`: the label is the op with its attributes and bodies
+            label = str(op_tree(s, [Token("NAME", "_")] * (n + k)))
+            g.add_node(v, kind="op", alt=s.alt.name, dtype=s.app.result.dtype, shape=s.app.result.shape,
+                       body_ops=list(_body_ops(s)), label=label)
+            for pos, slot in enumerate(x for x in s.app.slots if isinstance(x, int)):
+                u = self.name(slot)
+                if g.has_edge(u, v):
+                    g.edges[u, v]["pos"] += (pos,)
+                else:
+                    g.add_edge(u, v, pos=(pos,))
+        for i in self.outputs:
+            g.nodes[self.name(i)]["output"] = True
+        return g
+
+    @property
+    def depth(self) -> int:
+        """Longest chain of operations from an input to an output, bodies excluded."""
+        return nx.dag_longest_path_length(self.graph) if self.steps else 0
+
+    @cached_property
+    def structural_hash(self) -> str:
+        g, memo = self.graph, {}
+        for v in nx.topological_sort(g):
+            node = g.nodes[v]
+            if node["kind"] == "input":
+                key = f"in{node['index']}:{self.types[node['index']]}"
+            else:
+                ops = sorted(((p, memo[u]) for u in g.predecessors(v) for p in g.edges[u, v]["pos"]))
+                key = node["label"] + "|" + ",".join(h for _, h in ops)
+            memo[v] = hashlib.sha256(key.encode()).hexdigest()
+        outs = sorted(memo[self.name(i)] for i in self.outputs)
+        return hashlib.sha256((format_signature(self.inputs) + "|" + ",".join(outs)).encode()).hexdigest()[:32]
