@@ -161,8 +161,9 @@ def cmd_sample(args):
     inputs = _signature(args.inputs)
     config = Config(pools=Pools(dims=args.dims), max_ops=args.max_ops)
     space = Space(grammar, config)
-    if inputs is not None and not any(space.apps(a, inputs) for a in space.alts):
-        raise UsageError(f"--inputs {args.inputs}: no operation of the grammar applies to this signature")
+    for i, t in enumerate(inputs or ()):
+        if not any(i in app.slots for a in space.alts for app in space.apps(a, inputs)):
+            raise UsageError(f"--inputs {args.inputs}: no operation of the grammar can use input {i} ({t})")
     out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}"
     writer = Writer(out, _manifest("sample", args, grammar, config, seed=args.seed, n=args.n))
 
@@ -202,7 +203,7 @@ def cmd_enumerate(args):
     if args.out is not None:
         writer = Writer(args.out, _manifest("enumerate", args, grammar, config,
                                             inputs=[str(t) for t in inputs], max_size=args.max_ops))
-        programs = (({"size": k, "index": i}, enum.program(k, i))
+        programs = (({"index": i}, enum.program(k, i))
                     for k in range(1, args.max_ops + 1) for i in range(enum.count(k)))
         m = _write(writer, programs, grammar, args.style, sum(counts), "enumerate")
         print(f"wrote {m['counts']['records']} records to {args.out}")

@@ -34,8 +34,8 @@ FUNC_NAME = "f"
 
 class Step(NamedTuple):
     """One operation: alternative, application, and a chain of body steps
-    for each Body slot. Inside a body, operand indices point into the
-    body's parameters followed by the current value of the chain."""
+    for each Body slot. Inside a body, operand indices point into
+    `chain_scope(body)` followed by the current value of the chain."""
     alt: Alt
     app: App
     bodies: tuple[tuple["Step", ...], ...] = ()
@@ -58,6 +58,14 @@ def chain_start(body: Body) -> int:
     return max(i for i, (_, t) in enumerate(body.params) if t == body.result)
 
 
+def chain_scope(body: Body) -> tuple[tuple[str, Type], ...]:
+    """What a chain step sees besides the current value: the other parameters.
+    (The start parameter is the first current value; listing it twice would
+    make the same program twice.)"""
+    start = chain_start(body)
+    return tuple(p for i, p in enumerate(body.params) if i != start)
+
+
 def op_tree(step: Step, refs) -> Tree:
     """The tree of one step, given the trees (or name tokens) of the values in scope."""
     slots, attrs, chains = iter(step.app.slots), iter(step.app.attrs), iter(step.bodies)
@@ -78,10 +86,10 @@ def op_tree(step: Step, refs) -> Tree:
 
 
 def body_tree(body: Body, chain) -> Tree | Token:
-    params = [_ref(n) for n, _ in body.params]
-    cur = params[chain_start(body)]
+    scope = [_ref(n) for n, _ in chain_scope(body)]
+    cur = _ref(body.params[chain_start(body)][0])
     for step in chain:
-        cur = op_tree(step, params + [cur])
+        cur = op_tree(step, scope + [cur])
     return cur
 
 

@@ -23,7 +23,7 @@ from functools import lru_cache
 from itertools import accumulate
 
 from .grammar import Alt, Grammar
-from .program import Program, Step, chain_start
+from .program import Program, Step, chain_scope
 from .rules import App, Body, Pools
 from .types import MAX_RANK, Type
 
@@ -61,8 +61,8 @@ class Space:
         return self._apps(alt, types, depth)
 
     def _body_apps_uncached(self, alt: Alt, body: Body, depth: int) -> tuple[App, ...]:
-        cur = len(body.params)
-        types = tuple(t for _, t in body.params) + (body.result,)
+        types = tuple(t for _, t in chain_scope(body)) + (body.result,)
+        cur = len(types) - 1
         return tuple(a for a in self.apps(alt, types, depth) if a.result == body.result and cur in a.slots)
 
     def body_apps(self, alt: Alt, body: Body, depth: int) -> tuple[App, ...]:

@@ -1,0 +1,275 @@
+"""Bad input never ends in a traceback: `jaxsynth` exits with code 2 and prints
+exactly one stderr line, `jaxsynth: error: PLACE: what`, where PLACE is the
+grammar file and line, the weights file and line, the offending option, the
+corpus record or the file given. A corpus already on disk is never touched.
+
+Malformed grammars are copies of the packaged `jax.lark` with one line edited;
+the expected line number is computed from the edited text.
+"""
+import json
+import re
+
+import pytest
+
+from jaxsynth.corpus.cli import main
+from jaxsynth.grammar import GRAMMAR_PATH
+
+GRAMMAR = GRAMMAR_PATH.read_text()
+
+
+def _op_line(alias):
+    """The grammar line that defines operation `alias` (not the header example)."""
+    lines = [l for l in GRAMMAR.splitlines()
+             if not l.lstrip().startswith("//") and re.search(rf"->\s*{alias}\s*//@", l)]
+    assert len(lines) == 1, alias
+    return lines[0]
+
+
+EXP = _op_line("exp")      # | "jnp.exp" "(" expr ")" -> exp   //@ unary(float) w=2
+LOG = _op_line("log")
+
+
+def fails(capsys, argv):
+    """Run the CLI; assert exit code 2 and one `jaxsynth: error: ` line; return that line."""
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert code == 2, err
+    assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one line:\n{err}"
+    assert err.startswith("jaxsynth: error: "), err
+    return err.rstrip("\n")
+
+
+def edited_grammar(tmp_path, old, new):
+    """Copy the grammar with line `old` replaced by `new`: (path, line number of the edit)."""
+    assert GRAMMAR.count(old) == 1 and new != old
+    edited = GRAMMAR.replace(old, new)
+    line = edited[:GRAMMAR.index(old)].count("\n") + 1
+    assert edited.splitlines()[line - 1] == new
+    path = tmp_path / "bad.lark"
+    path.write_text(edited)
+    return path, line
+
+
+def sample_with(tmp_path, grammar):
+    """Arguments that fail while loading the grammar, before anything is lowered."""
+    return ["sample", "-n", "1", "--grammar", grammar, "--out", tmp_path / "out"]
+
+
+# ---------------------------------------------------------------- grammar
+
+GRAMMAR_CASES = {
+    # id: (line to edit, edited line, what the message says)
+    "unknown-rule": (EXP, EXP.replace("unary(float)", "nosuchrule(float)"), "unknown type rule 'nosuchrule'"),
+    "too-many-args": (EXP, EXP.replace("unary(float)", "unary(float, int)"), "takes 1 argument(s)"),
+    "no-args": (EXP, EXP.replace("unary(float)", "unary"), "takes 1 argument(s)"),
+    "unknown-domain": (EXP, EXP.replace("unary(float)", "unary(complex128)"), "unknown domain 'complex128'"),
+    "weight-zero": (EXP, EXP.replace("w=2", "w=0"), "weight must be a positive number"),
+    "weight-negative": (EXP, EXP.replace("w=2", "w=-1"), "weight must be a positive number"),
+    "weight-not-a-number": (EXP, EXP.replace("w=2", "w=abc"), "weight must be a positive number"),
+    "weight-inf": (EXP, EXP.replace("w=2", "w=inf"), "weight must be a positive number"),
+    "malformed-annotation": (EXP, EXP.replace("unary(float)", "unary(float"), "malformed annotation"),
+    "trailing-junk": (EXP, EXP.replace("w=2", "w=2 extra"), "malformed annotation"),
+    "alias-without-annotation": (EXP, EXP.split("//@")[0].rstrip(), "has no //@ annotation"),
+    "annotation-without-alias": (EXP, re.sub(r"->\s*exp", "", EXP), "without an alias"),
+    "shape-does-not-fit-rule": (EXP, EXP.replace("unary(float)", "binary(float)"), "needs slots 'ee'"),
+    "duplicate-alias": (LOG, re.sub(r"->\s*log\b", "-> exp", LOG), "'exp' is defined twice"),
+}
+
+
+@pytest.mark.parametrize("old, new, says", GRAMMAR_CASES.values(), ids=GRAMMAR_CASES.keys())
+def test_grammar_error_names_file_and_line(capsys, tmp_path, old, new, says):
+    path, line = edited_grammar(tmp_path, old, new)
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}:{line}: "), msg
+    assert says in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_lark_syntax_error_is_one_line_naming_the_file(capsys, tmp_path):
+    path, _ = edited_grammar(tmp_path, EXP, EXP.replace('"(" expr', '"(" (expr'))   # unclosed (
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}:"), msg
+
+
+def test_lark_syntax_error_names_its_line(capsys, tmp_path):
+    # a stray ")" is detected on the edited line itself (Lark reports it there)
+    path, line = edited_grammar(tmp_path, EXP, EXP.replace('")" ->', '")") ->'))
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}:{line}: "), msg
+
+
+def test_lark_undefined_rule_names_its_line(capsys, tmp_path):
+    path, line = edited_grammar(tmp_path, EXP, EXP.replace('expr ")"', 'nosuchsymbol ")"'))
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}:{line}: "), msg
+    assert "nosuchsymbol" in msg
+
+
+def test_missing_grammar_file(capsys, tmp_path):
+    path = tmp_path / "nosuch.lark"
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}: "), msg
+
+
+# ---------------------------------------------------------------- options
+
+OPTION_CASES = {
+    # id: (arguments, the option or argument the message must name)
+    "weight-unknown-alt": (["sample", "--weight", "nosuch=2"], "--weight nosuch=2"),
+    "weight-not-a-number": (["sample", "--weight", "exp=abc"], "--weight exp=abc"),
+    "weight-negative": (["sample", "--weight", "exp=-1"], "--weight exp=-1"),
+    "weight-without-eq": (["sample", "--weight", "exp"], "--weight exp"),
+    "inputs-bad-dtype": (["sample", "--inputs", "f33[4]"], "--inputs"),
+    "inputs-unclosed": (["sample", "--inputs", "f32[4"], "--inputs"),
+    "inputs-zero-dim": (["sample", "--inputs", "f32[0]"], "--inputs"),
+    "n-zero": (["sample", "-n", "0"], "-n"),
+    "n-not-a-number": (["sample", "-n", "abc"], "-n"),
+    "seed-negative": (["sample", "--seed", "-1"], "--seed"),
+    "dims-bad": (["sample", "--dims", "1,x"], "--dims"),
+    "index-out-of-range": (["enumerate", "--max-ops", "1", "--inputs", "f32[2]", "--index", "999999999"],
+                           "--index 999999999"),
+    "enumerate-without-inputs": (["enumerate", "--max-ops", "1"], "--inputs"),
+    "unknown-subcommand": (["nosuchcommand"], "'nosuchcommand'"),
+}
+
+
+@pytest.mark.parametrize("argv, names", OPTION_CASES.values(), ids=OPTION_CASES.keys())
+def test_bad_option_names_the_option(capsys, tmp_path, argv, names):
+    out = tmp_path / "out"
+    if argv[0] in ("sample", "enumerate"):
+        argv = [*argv, "--out", out]
+    msg = fails(capsys, argv)
+    assert names in msg
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- weights file
+
+@pytest.mark.parametrize("bad", ["nosuch = 2", "exp 3", "log = abc"],
+                         ids=["unknown-alternative", "no-equals", "bad-weight"])
+def test_weights_file_error_names_file_and_line(capsys, tmp_path, bad):
+    weights = tmp_path / "weights.txt"
+    weights.write_text(f"# my weights\nexp = 3\n{bad}\nsin = 1\n")
+    msg = fails(capsys, ["sample", "-n", "1", "--weights", weights, "--out", tmp_path / "out"])
+    assert msg.startswith(f"jaxsynth: error: {weights}:3: "), msg
+
+
+def test_missing_weights_file(capsys, tmp_path):
+    weights = tmp_path / "nosuch.txt"
+    msg = fails(capsys, ["sample", "-n", "1", "--weights", weights, "--out", tmp_path / "out"])
+    assert msg.startswith(f"jaxsynth: error: {weights}: "), msg
+
+
+# ---------------------------------------------------------------- corpus directories
+
+RECORD = {"id": "0000000", "python": "def f(x):\n    return x\n", "inputs": ["f32[2]"], "outputs": ["f32[2]"],
+          "stablehlo": "", "ops": [{"op": "func.return", "count": 1}], "alternatives": [],
+          "size": 1, "depth": 1, "hash": "0" * 64}
+
+
+def test_coverage_of_a_dir_without_records(capsys, tmp_path):
+    msg = fails(capsys, ["coverage", tmp_path])
+    assert msg.startswith(f"jaxsynth: error: {tmp_path}: "), msg
+
+
+@pytest.mark.parametrize("command", ["coverage", "show"])
+@pytest.mark.parametrize("line2", ['{"ops": [', "[1, 2]"], ids=["not-json", "not-a-record"])
+def test_malformed_record_names_file_and_line(capsys, tmp_path, command, line2):
+    (tmp_path / "records.jsonl").write_text(json.dumps(RECORD) + "\n" + line2 + "\n")
+    msg = fails(capsys, [command, tmp_path])
+    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records.jsonl'}:2: "), msg
+
+
+@pytest.mark.parametrize("command", ["coverage", "show"])
+@pytest.mark.parametrize("line2", [{"ops": []}, {**RECORD, "ops": 5}],
+                         ids=["fields-missing", "ops-not-a-list"])
+def test_incomplete_record_names_file_and_line(capsys, tmp_path, command, line2):
+    (tmp_path / "records.jsonl").write_text(json.dumps(RECORD) + "\n" + json.dumps(line2) + "\n")
+    msg = fails(capsys, [command, tmp_path])
+    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records.jsonl'}:2: "), msg
+
+
+def test_existing_corpus_is_never_touched(capsys, tmp_path):
+    out = tmp_path / "corpus"
+    argv = ["sample", "-n", "3", "--seed", "1", "--out", out]
+    assert main([str(a) for a in argv]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(before) == {"records.jsonl", "manifest.json"}
+    for again in (argv, ["enumerate", "--max-ops", "1", "--inputs", "f32[2]", "--out", out]):
+        msg = fails(capsys, again)
+        assert msg.startswith(f"jaxsynth: error: {out}: "), msg
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+# ---------------------------------------------------------------- extract
+
+F_PY = "import jax.numpy as jnp\n\n\ndef f(x):\n    return jnp.reshape(x, (3,))\n"
+
+
+def test_extract_missing_file(capsys, tmp_path):
+    path = tmp_path / "nofile.py"
+    msg = fails(capsys, ["extract", f"{path}:f", "--inputs", "f32[2]"])
+    assert msg.startswith(f"jaxsynth: error: {path}: "), msg
+
+
+def test_extract_missing_function(capsys, tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_text(F_PY)
+    msg = fails(capsys, ["extract", f"{path}:missing", "--inputs", "f32[2]"])
+    assert msg.startswith(f"jaxsynth: error: {path}: ") and "'missing'" in msg, msg
+
+
+def test_extract_function_that_does_not_lower(capsys, tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_text(F_PY)                     # reshape of f32[2] to (3,) cannot type-check
+    msg = fails(capsys, ["extract", f"{path}:f", "--inputs", "f32[2]"])
+    assert msg.startswith(f"jaxsynth: error: {path}:f: "), msg
+    assert "reshape" in msg
+
+
+def test_extract_bad_target_and_signature(capsys, tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_text(F_PY)
+    assert "FILE.py:FUNC" in fails(capsys, ["extract", path, "--inputs", "f32[2]"])
+    assert "--inputs" in fails(capsys, ["extract", f"{path}:f", "--inputs", "f32[2"])
+
+
+def test_extract_file_whose_error_spans_lines(capsys, tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_text('raise RuntimeError("first line\\nsecond line")\n')
+    msg = fails(capsys, ["extract", f"{path}:f", "--inputs", "f32[2]"])
+    assert msg.startswith(f"jaxsynth: error: {path}: "), msg
+
+
+# ---------------------------------------------------------------- files that are not text
+
+NOT_UTF8 = b"\xff\xfe\x00 not utf-8\n"
+
+
+def test_grammar_file_not_utf8(capsys, tmp_path):
+    path = tmp_path / "bad.lark"
+    path.write_bytes(NOT_UTF8)
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}:"), msg
+
+
+def test_weights_file_not_utf8(capsys, tmp_path):
+    path = tmp_path / "weights.txt"
+    path.write_bytes(NOT_UTF8)
+    msg = fails(capsys, ["sample", "-n", "1", "--weights", path, "--out", tmp_path / "out"])
+    assert msg.startswith(f"jaxsynth: error: {path}:"), msg
+
+
+def test_extract_file_not_utf8(capsys, tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_bytes(NOT_UTF8)
+    msg = fails(capsys, ["extract", f"{path}:f", "--inputs", "f32[2]"])
+    assert msg.startswith(f"jaxsynth: error: {path}:"), msg
+
+
+def test_records_not_utf8(capsys, tmp_path):
+    (tmp_path / "records.jsonl").write_bytes(json.dumps(RECORD).encode() + b"\n" + NOT_UTF8)
+    msg = fails(capsys, ["coverage", tmp_path])
+    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records.jsonl'}:2: "), msg

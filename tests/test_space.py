@@ -1,0 +1,158 @@
+"""The expansion space: typed sampling, dataflow graphs, exhaustive enumeration."""
+import random
+
+import jax
+import networkx as nx
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from jaxsynth.lowering import load_function
+from jaxsynth.synth.grammar import override_weights
+from jaxsynth.synth.printer import to_source
+from jaxsynth.synth.program import Program, Step
+from jaxsynth.synth.rules import Body, Pools
+from jaxsynth.synth.space import Config, Enumeration, Space
+from jaxsynth.synth.types import DTYPES, parse_signature
+
+
+def _jax_types(program, grammar):
+    fn = load_function(to_source(program.tree, grammar))
+    out = jax.eval_shape(fn, *[t.spec() for t in program.inputs])
+    return [(o.dtype.name, tuple(o.shape)) for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def test_types_agree_with_jax(grammar, space):
+    """Every rule's result type is the type JAX computes: programs are never ill-typed."""
+    for k in range(200):
+        p = space.sample(random.Random(f"types:{k}"))
+        want = [(DTYPES[t.dtype][0], t.shape) for t in p.output_types]
+        assert _jax_types(p, grammar) == want, to_source(p.tree, grammar)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**40))
+def test_sampling_is_deterministic(space, seed):
+    a, b = space.sample(random.Random(seed)), space.sample(random.Random(seed))
+    assert a.tree == b.tree and a.structural_hash == b.structural_hash
+
+
+def test_given_signature_is_kept(space):
+    sig = parse_signature("f32[4,8], i32[8]")
+    for k in range(20):
+        assert space.sample(random.Random(k), sig).inputs == sig
+
+
+def test_dataflow_graph(space):
+    reuse = 0
+    for k in range(200):
+        p = space.sample(random.Random(f"graph:{k}"))
+        g = p.graph
+        assert nx.is_directed_acyclic_graph(g)
+        for v, data in g.nodes(data=True):
+            if data["kind"] == "input":
+                assert g.out_degree(v) >= 1, "every input is used"
+            assert g.out_degree(v) >= 1 or data.get("output"), "no dead values"
+            if data["kind"] == "op":
+                t = p.types[list(g.nodes).index(v)]
+                assert (data["dtype"], data["shape"]) == (t.dtype, t.shape)
+        assert p.size >= len(p.steps) and 1 <= p.depth <= len(p.steps)
+        reuse += any(g.out_degree(v) > 1 for v in g if v.startswith("v"))
+    assert reuse > 10, "values are reused: programs are DAGs, not only trees"
+
+
+def test_structural_hash_ignores_names_and_order(grammar):
+    space = Space(grammar)
+    sig = parse_signature("f32[3]")
+    exp, sin, add = (grammar.by_name[n] for n in ("exp", "sin", "add"))
+    a_exp, = space.apps(exp, sig)
+    a_sin, = space.apps(sin, sig)
+    p1 = Program(sig, (Step(exp, a_exp), Step(sin, a_sin)))
+    p2 = Program(sig, (Step(sin, a_sin), Step(exp, a_exp)))
+    assert to_source(p1.tree, grammar) != to_source(p2.tree, grammar)
+    assert p1.structural_hash == p2.structural_hash
+    types = sig + (a_exp.result,)
+    apps = space.apps(add, types)
+    p3 = Program(sig, (Step(exp, a_exp), Step(add, apps[1])))     # exp(x) + ... differs
+    assert p3.structural_hash != p1.structural_hash
+    assert Program(parse_signature("f32[4]"), p1.steps).structural_hash != p1.structural_hash
+
+
+def _small_space(grammar, names):
+    g = override_weights(grammar, [("test", a.name, "1" if a.name in names else "0") for a in grammar.alts])
+    return Space(g, Config(pools=Pools(dims=(2,), floats=("2.0",), small_ints=(2,))))
+
+
+SMALL = ("exp", "add", "sum", "transpose_all", "all", "cond", "fori_loop", "while_loop", "argmax", "switch")
+
+
+def _brute(space, inputs, size):
+    """Independent listing: every step sequence and every sub-program, by recursion."""
+    def chains(body, depth, k):
+        if k == 0:
+            yield ()
+            return
+        for alt in space.alts:
+            for app in space.body_apps(alt, body, depth):
+                inner = [b for b in app.slots if isinstance(b, Body)]
+                for s in range(k):
+                    for bodies in fill(inner, depth + 1, s):
+                        for rest in chains(body, depth, k - 1 - s):
+                            yield (Step(alt, app, bodies),) + rest
+
+    def fill(bodies, depth, s):
+        if not bodies:
+            if s == 0:
+                yield ()
+            return
+        for k in range(s + 1):
+            for c in chains(bodies[0], depth, k):
+                for rest in fill(bodies[1:], depth, s - k):
+                    yield (c,) + rest
+
+    def programs(steps, types, left):
+        if left == 0:
+            p = Program(inputs, steps)
+            if all(i not in p.outputs for i in range(len(inputs))):
+                yield p
+            return
+        for alt in space.alts:
+            for app in space.apps(alt, types):
+                inner = [b for b in app.slots if isinstance(b, Body)]
+                for s in range(left):
+                    for bodies in fill(inner, 1, s):
+                        yield from programs(steps + (Step(alt, app, bodies),), types + (app.result,), left - 1 - s)
+
+    return list(programs((), inputs, size))
+
+
+@pytest.mark.parametrize("sig", ["f32[2]", "f32[2,2], bool[]"])
+def test_counts_equal_brute_force(grammar, sig):
+    space = _small_space(grammar, SMALL)
+    inputs = parse_signature(sig)
+    enum = Enumeration(space, inputs)
+    for size in (1, 2, 3):
+        listed = _brute(space, inputs, size)
+        assert enum.count(size) == len(listed) > 0
+        unranked = [enum.program(size, i) for i in range(enum.count(size))]
+        texts = [to_source(p.tree, space.grammar) for p in unranked]
+        assert len(set(texts)) == len(texts), "each index gives a different program"
+        assert set(texts) == {to_source(p.tree, space.grammar) for p in listed}, "and together all of them"
+        assert all(p.size == size for p in unranked)
+
+
+def test_enumeration_uses_control_flow(grammar):
+    space = _small_space(grammar, SMALL)
+    enum = Enumeration(space, parse_signature("f32[2], bool[], i32[]"))
+    alts = {a for i in range(enum.count(2)) for a in enum.program(2, i).alternatives}
+    assert {"cond", "while_loop", "fori_loop", "switch"} <= alts
+
+
+def test_locate_and_range(grammar):
+    enum = Enumeration(_small_space(grammar, SMALL), parse_signature("f32[2]"))
+    c1, c2 = enum.count(1), enum.count(2)
+    assert enum.locate(0, 2) == (1, 0) and enum.locate(c1, 2) == (2, 0)
+    assert enum.locate(c1 + c2 - 1, 2) == (2, c2 - 1)
+    with pytest.raises(IndexError):
+        enum.locate(c1 + c2, 2)
+    with pytest.raises(IndexError):
+        enum.program(1, c1)
