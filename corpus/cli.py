@@ -134,23 +134,28 @@ def _manifest(command, args, grammar, config, **extra):
 
 
 def _write(writer, programs, grammar, style, total, desc):
-    """Lower and write (origin, program) pairs until `total` records; dedup by hash."""
+    """Lower and write (origin, program) pairs until `total` records; dedup by hash.
+    A run that fails or is interrupted leaves no partial records file."""
     seen = set()
-    with _progress(total, desc) as bar:
-        for origin, program in programs:
-            if writer.records >= total:
-                break
-            if program.structural_hash in seen:
-                writer.duplicates += 1
-                continue
-            try:
-                record = make_record(program, grammar, style, id=f"{writer.records:07d}", **origin)
-            except LoweringError as e:
-                writer.failures[str(e)[:120]] += 1
-                continue
-            seen.add(program.structural_hash)
-            writer.write(record)
-            bar.update()
+    try:
+        with _progress(total, desc) as bar:
+            for origin, program in programs:
+                if writer.records >= total:
+                    break
+                if program.structural_hash in seen:
+                    writer.duplicates += 1
+                    continue
+                try:
+                    record = make_record(program, grammar, style, id=f"{writer.records:07d}", **origin)
+                except LoweringError as e:
+                    writer.failures[str(e)[:120]] += 1
+                    continue
+                seen.add(program.structural_hash)
+                writer.write(record)
+                bar.update()
+    except BaseException:
+        writer.abort()
+        raise
     return writer.close()
 
 
@@ -241,9 +246,9 @@ def cmd_extract(args):
         raise UsageError(f"{args.target}: expected FILE.py:FUNC")
     inputs = _signature(args.inputs)
     try:
-        source = Path(path).read_text()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+        source = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     try:
         fn = load_function(source, func, filename=path)
     except LoweringError as e:
@@ -269,7 +274,7 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         COMMANDS[args.command](args)
     except (UsageError, GrammarError, CorpusError, SignatureError) as e:
-        print(f"jaxsynth: error: {e}", file=sys.stderr)
+        print(f"jaxsynth: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("jaxsynth: interrupted", file=sys.stderr)

@@ -88,6 +88,11 @@ class Writer:
         self._sha.update(line.encode())
         self.records += 1
 
+    def abort(self) -> None:
+        """Drop the unfinished records file (a failed run leaves no corpus)."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
     def close(self) -> dict:
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -104,18 +109,41 @@ class Writer:
         return self.manifest
 
 
+# every field a reader of records relies on, with its JSON type
+FIELDS = {"id": str, "python": str, "inputs": list, "outputs": list, "stablehlo": str,
+          "ops": list, "alternatives": list, "size": int, "depth": int, "hash": str}
+
+
+def _check(record) -> str | None:
+    """What is wrong with a record, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name, kind in FIELDS.items():
+        if not isinstance(record.get(name), kind):
+            return f"field {name!r} missing or not a {kind.__name__}"
+    if not all(isinstance(o, dict) and isinstance(o.get("op"), str) and isinstance(o.get("count"), int)
+               for o in record["ops"]):
+        return "field 'ops' is not a list of {op, count}"
+    return None
+
+
 def read_records(path):
     """Records of a corpus directory (or a .jsonl file), one dict at a time."""
     path = Path(path)
     file = path / RECORDS if path.is_dir() else path
-    if not file.exists():
-        raise CorpusError(f"{path}: no {RECORDS} here (not a corpus directory)")
-    with open(file, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    try:
+        f = open(file, "rb")
+    except OSError:
+        raise CorpusError(f"{path}: no readable {RECORDS} here (not a corpus directory)") from None
+    with f:
+        for n, raw in enumerate(f, 1):
             try:
-                record = json.loads(line)
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise CorpusError(f"{file}:{n}: not UTF-8 text") from None
             except json.JSONDecodeError as e:
                 raise CorpusError(f"{file}:{n}: not a JSON record ({e.msg})") from None
-            if not isinstance(record, dict) or "ops" not in record:
-                raise CorpusError(f"{file}:{n}: not a jaxsynth record (no 'ops' field)")
+            problem = _check(record)
+            if problem:
+                raise CorpusError(f"{file}:{n}: not a jaxsynth record ({problem})")
             yield record

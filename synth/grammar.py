@@ -130,21 +130,33 @@ def _parse_spec(path, line, name, spec):
     return rule, args, w
 
 
+def _lark_error_line(e, text) -> int:
+    """Where Lark's error is: its own line, a line it mentions, or the first
+    line that uses the symbol it names."""
+    if isinstance(getattr(e, "line", None), int) and e.line > 0:
+        return e.line
+    m = re.search(r"\bline (\d+)", str(e))
+    if m:
+        return int(m.group(1))
+    m = re.search(r"(?:Rule|Terminal|Symbol) '?(\w+)'?", str(e))
+    if m:
+        for n, line in enumerate(text.splitlines(), 1):
+            code = line.split("//", 1)[0]
+            if re.search(rf"(?<![\w\"]){re.escape(m.group(1))}(?![\w\"])", code):
+                return n
+    return 1
+
+
 def load_grammar(path=None) -> Grammar:
     path = Path(path or DEFAULT_GRAMMAR)
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise GrammarError(f"{path}: cannot read grammar: {e.strerror}") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise GrammarError(f"{path}: cannot read grammar: {getattr(e, 'strerror', None) or e}") from None
     try:
         parser = lark.Lark(text, start="start", parser="lalr")
-    except lark.exceptions.GrammarError as e:
-        msg = str(e).strip().splitlines()
-        line = re.search(r"line (\d+)|at line (\d+)|:(\d+)", str(e))
-        where = next((g for g in line.groups() if g), "1") if line else "1"
-        raise GrammarError(f"{path}:{where}: {' '.join(s.strip() for s in msg if s.strip())}") from None
     except lark.exceptions.LarkError as e:
-        raise GrammarError(f"{path}: {' '.join(str(e).split())}") from None
+        raise GrammarError(f"{path}:{_lark_error_line(e, text)}: {' '.join(str(e).split())}") from None
     annotations = _annotations(path, text)
     literals = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
     alts = []
@@ -173,9 +185,9 @@ def load_grammar(path=None) -> Grammar:
 def read_weights_file(path) -> list[tuple[str, str, str]]:
     """`NAME = WEIGHT` lines (`#` comments) -> [(file:line, name, weight text)]."""
     try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as e:
-        raise GrammarError(f"{path}: cannot read weights: {e.strerror}") from None
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise GrammarError(f"{path}: cannot read weights: {getattr(e, 'strerror', None) or e}") from None
     items = []
     for n, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()

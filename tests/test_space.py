@@ -156,3 +156,23 @@ def test_locate_and_range(grammar):
         enum.locate(c1 + c2, 2)
     with pytest.raises(IndexError):
         enum.program(1, c1)
+
+
+@settings(max_examples=12, deadline=None)
+@given(names=st.lists(st.sampled_from(SMALL + ("mul", "where", "reshape", "slice", "concatenate", "astype",
+                                                "lt", "argsort", "expand_dims", "pad")),
+                      min_size=2, max_size=5, unique=True),
+    sig=st.sampled_from(["f32[2]", "f32[2,2]", "f32[2], i32[2]", "bool[2], f32[2]"]))
+def test_counts_equal_brute_force_property(grammar, names, sig):
+    space = _small_space(grammar, names)
+    inputs = parse_signature(sig)
+    enum = Enumeration(space, inputs)
+    for size in (1, 2):
+        assert enum.count(size) == len(_brute(space, inputs, size))
+
+
+def test_full_grammar_counts_equal_brute_force(grammar):
+    space = Space(grammar, Config(pools=Pools(dims=(2,))))
+    inputs = parse_signature("f32[2]")
+    enum = Enumeration(space, inputs)
+    assert [enum.count(k) for k in (1, 2)] == [len(_brute(space, inputs, k)) for k in (1, 2)]
