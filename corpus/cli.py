@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
+import os
 import sys
+import time
 from pathlib import Path
 
-from ..lowering import LoweringError, load_function, lower
+from ..lowering import LoweringError, load_function, lower, universe
 from ..synth.grammar import GrammarError, load_grammar, override_weights, read_weights_file
 from ..synth.printer import STYLES
 from ..synth.rules import Pools
 from ..synth.space import Config, Enumeration, NoProgram, Space
 from ..synth.types import SignatureError, parse_signature
 from .coverage import Coverage, format_report
-from .records import MANIFEST, CorpusError, Writer, make_record, read_records, versions
+from .pipeline import Recipe, Run, build, executor
+from .records import MANIFEST, CorpusError, read_records, versions
 
 DEFAULT_OUT = Path("corpus") / "out"
 
@@ -55,6 +57,13 @@ def _natural(text: str) -> int:
     return int(text)
 
 
+def _shard(text: str) -> tuple[int, int]:
+    i, slash, n = text.partition("/")
+    if not (slash and i.isdigit() and n.isdigit() and int(i) < int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N with 0 <= I < N")
+    return int(i), int(n)
+
+
 def build_parser() -> Parser:
     p = Parser(prog="jaxsynth", description="Grammar-driven JAX program synthesis, lowered to StableHLO.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -65,6 +74,12 @@ def build_parser() -> Parser:
         s.add_argument("--dims", type=_dims, default=Pools().dims, help="dimension pool (default 1,2,3,4,8)")
         s.add_argument("--style", choices=STYLES, default="statements", help="how programs are printed")
         s.add_argument("--out", type=Path, help="corpus directory to write")
+        s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                       help="worker processes (default: one per core); the corpus is the same for any number")
+        s.add_argument("--shard-size", type=_positive, default=250, help="programs per shard (default 250)")
+        s.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
+        s.add_argument("--backend", choices=("local", "ray"), default="local")
+        s.add_argument("--address", help="Ray cluster address (auto, HOST:PORT; default: start a local Ray)")
 
     s = sub.add_parser("sample", help="write a corpus of random programs")
     s.add_argument("-n", type=_positive, default=2000, help="number of records (default 2000)")
@@ -78,6 +93,7 @@ def build_parser() -> Parser:
     s.add_argument("--max-ops", type=_positive, required=True)
     s.add_argument("--count", action="store_true", help="print the number of programs of each size")
     s.add_argument("--index", type=_natural, help="print the program with this index")
+    s.add_argument("--shard", type=_shard, help="I/N: only the I-th of N equal parts of the index space")
     generation(s)
 
     s = sub.add_parser("coverage", help="op coverage of a corpus")
@@ -118,45 +134,52 @@ def _signature(text):
         raise UsageError(f"--inputs: {e}") from None
 
 
-def _progress(total, desc):
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="prog", disable=not sys.stderr.isatty(), file=sys.stderr)
+def _recipe(kind, args, grammar, config, inputs, **extra) -> Recipe:
+    return Recipe(kind, grammar.path, grammar.text, tuple(grammar.overrides.items()), config, args.style,
+                  inputs=inputs, **extra)
 
 
-def _manifest(command, args, grammar, config, **extra):
-    return {"format": 1, "command": command, **extra,
-            "config": {"max_ops": config.max_ops, "max_body_ops": config.max_body_ops,
-                       "max_depth": config.max_depth, "max_inputs": config.max_inputs,
-                       "dims": list(config.pools.dims), "floats": list(config.pools.floats),
-                       "small_ints": list(config.pools.small_ints), "style": args.style},
-            "grammar": grammar.path, "grammar_sha256": grammar.sha256,
-            "weights": grammar.weights(), "versions": versions()}
+class _Progress:
+    """A bar with rate and ETA on a terminal; elsewhere a line every few seconds."""
+    def __init__(self, total, desc):
+        from tqdm import tqdm
+        self.tty, self.total, self.desc, self.last = sys.stderr.isatty(), total, desc, 0.0
+        self.bar = tqdm(total=total, desc=desc, unit="rec", file=sys.stderr) if self.tty else None
+
+    def __call__(self, status):
+        if self.bar is not None:
+            self.bar.update(status.records - self.bar.n)
+        elif time.monotonic() - self.last > 5:
+            self.last = time.monotonic()
+            rate = status.records / max(self.last - status.started, 1e-9)
+            of = f"/{self.total}" if self.total else ""
+            print(f"{self.desc}: {status.records}{of} records, {rate:.0f}/s", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
-def _write(writer, programs, grammar, style, total, desc):
-    """Lower and write (origin, program) pairs until `total` records; dedup by hash.
-    A run that fails or is interrupted leaves no partial records file."""
-    seen = set()
+def _run(args, recipe, target, first=0, last=None, **manifest):
+    grammar = build(recipe)[0]
+    manifest = {"grammar": recipe.grammar_path, "grammar_sha256": grammar.sha256,
+                "weights": grammar.weights(), **manifest}
+    run = Run(args.out, recipe, manifest, target, args.shard_size, first, last, resume=args.resume)
+    run.manifest["versions"] = versions()
+    pool = executor(args.workers, args.backend, args.address)
+    bar = _Progress(target if last is None else None, recipe.kind)
     try:
-        with _progress(total, desc) as bar:
-            for origin, program in programs:
-                if writer.records >= total:
-                    break
-                if program.structural_hash in seen:
-                    writer.duplicates += 1
-                    continue
-                try:
-                    record = make_record(program, grammar, style, id=f"{writer.records:07d}", **origin)
-                except LoweringError as e:
-                    writer.failures[str(e)[:120]] += 1
-                    continue
-                seen.add(program.structural_hash)
-                writer.write(record)
-                bar.update()
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.close()
+        m, status = run.execute(pool, depth=2 * args.workers, progress=bar)
+    finally:
+        bar.close()
+    seconds = time.monotonic() - status.started
+    fails = sum(status.failures.values())
+    reasons = "; ".join(f"{n}× {r}" for r, n in status.failures.most_common(3))
+    print(f"wrote {status.records} records to {args.out} in {seconds:.1f} s ({status.records / seconds:.0f}/s); "
+          f"{status.duplicates} duplicates skipped; {fails} failures{' (' + reasons + ')' if fails else ''}; "
+          f"{len(status.ops & universe())} stablehlo/chlo ops covered"
+          + (f"; shards made again: {status.regenerated}" if status.regenerated else ""))
+    return m
 
 
 # ---------------------------------------------------------------- commands
@@ -169,22 +192,8 @@ def cmd_sample(args):
     for i, t in enumerate(inputs or ()):
         if not any(i in app.slots for a in space.alts for app in space.apps(a, inputs)):
             raise UsageError(f"--inputs {args.inputs}: no operation of the grammar can use input {i} ({t})")
-    out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}"
-    writer = Writer(out, _manifest("sample", args, grammar, config, seed=args.seed, n=args.n))
-
-    def programs():
-        k = 0
-        while True:
-            try:
-                program = space.sample(random.Random(f"{args.seed}:{k}"), inputs)
-            except NoProgram as e:
-                raise UsageError(f"--inputs {args.inputs}: {e}") from None
-            yield {"seed": args.seed, "index": k}, program
-            k += 1
-
-    m = _write(writer, programs(), grammar, args.style, args.n, "sample")
-    print(f"wrote {m['counts']['records']} records to {out} "
-          f"({m['counts']['duplicates_skipped']} duplicates skipped, {sum(m['counts']['failures'].values())} failures)")
+    args.out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}"
+    _run(args, _recipe("sample", args, grammar, config, inputs, seed=args.seed), args.n, n=args.n)
 
 
 def cmd_enumerate(args):
@@ -195,23 +204,24 @@ def cmd_enumerate(args):
     config = Config(pools=Pools(dims=args.dims))
     enum = Enumeration(Space(grammar, config), inputs)
     counts = enum.counts(args.max_ops)
+    total = sum(counts)
+    i, n = args.shard or (0, 1)
+    first, last = i * total // n, (i + 1) * total // n
     if args.count or (args.index is None and args.out is None):
         for k, c in enumerate(counts, 1):
             print(f"size {k}: {c}")
-        print(f"total: {sum(counts)}")
+        print(f"total: {total}")
+        if args.shard:
+            print(f"shard {i}/{n}: indices {first}..{last - 1} ({last - first} programs)")
     if args.index is not None:
-        if args.index >= sum(counts):
-            raise UsageError(f"--index {args.index}: only {sum(counts)} programs up to size {args.max_ops}")
+        if args.index >= total:
+            raise UsageError(f"--index {args.index}: only {total} programs up to size {args.max_ops}")
         from ..synth.printer import to_source
-        size, i = enum.locate(args.index, args.max_ops)
-        print(to_source(enum.program(size, i).tree, grammar, args.style), end="")
+        size, k = enum.locate(args.index, args.max_ops)
+        print(to_source(enum.program(size, k).tree, grammar, args.style), end="")
     if args.out is not None:
-        writer = Writer(args.out, _manifest("enumerate", args, grammar, config,
-                                            inputs=[str(t) for t in inputs], max_size=args.max_ops))
-        programs = (({"index": i}, enum.program(k, i))
-                    for k in range(1, args.max_ops + 1) for i in range(enum.count(k)))
-        m = _write(writer, programs, grammar, args.style, sum(counts), "enumerate")
-        print(f"wrote {m['counts']['records']} records to {args.out}")
+        recipe = _recipe("enumerate", args, grammar, config, inputs, max_size=args.max_ops)
+        _run(args, recipe, last - first, first, last, shard=[i, n])
 
 
 def _read_manifest(path):

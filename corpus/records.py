@@ -1,5 +1,5 @@
-"""Corpus records: one JSON object per line in `records.jsonl`, and a
-`manifest.json` beside it, written last.
+"""Corpus records: one JSON object per line in `records-NNNNN.jsonl` shards,
+with a `manifest.json` beside them (see `pipeline`).
 
 Each record pairs a program's Python with its StableHLO. Field order is
 fixed and every field has one type across records (op counts are a list of
@@ -8,12 +8,8 @@ fixed and every field has one type across records (op counts are a list of
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import platform
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..lowering import load_function, lower
@@ -21,9 +17,7 @@ from ..synth.printer import to_source
 from ..synth.program import Program
 from ..synth.grammar import Grammar
 
-RECORDS = "records.jsonl"
 MANIFEST = "manifest.json"
-FORMAT = 1
 
 
 class CorpusError(ValueError):
@@ -60,53 +54,19 @@ def versions() -> dict:
             "python": platform.python_version()}
 
 
-@dataclass
-class Writer:
-    """Streams records to `DIR/records.jsonl.partial`; `close()` renames it and
-    writes the manifest. Refuses a directory that already holds a corpus."""
-    out: Path
-    manifest: dict
-    records: int = 0
-    failures: Counter = field(default_factory=Counter)
-    duplicates: int = 0
+def shard_name(number: int) -> str:
+    return f"records-{number:05d}.jsonl"
 
-    def __post_init__(self):
-        self.out = Path(self.out)
-        if (self.out / MANIFEST).exists() or (self.out / RECORDS).exists():
-            raise CorpusError(f"{self.out}: already holds a corpus; choose another --out")
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-            self._tmp = self.out / (RECORDS + ".partial")
-            self._file = open(self._tmp, "w", encoding="utf-8")
-        except OSError as e:
-            raise CorpusError(f"{self.out}: cannot write: {e.strerror}") from None
-        self._sha = hashlib.sha256()
 
-    def write(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        self._file.write(line)
-        self._sha.update(line.encode())
-        self.records += 1
-
-    def abort(self) -> None:
-        """Drop the unfinished records file (a failed run leaves no corpus)."""
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
-
-    def close(self) -> dict:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, self.out / RECORDS)
-        self.manifest.update({
-            "counts": {"records": self.records, "duplicates_skipped": self.duplicates,
-                       "failures": dict(sorted(self.failures.items()))},
-            "files": {RECORDS: {"records": self.records, "sha256": self._sha.hexdigest()}},
-        })
-        tmp = self.out / (MANIFEST + ".partial")
-        tmp.write_text(json.dumps(self.manifest, indent=2) + "\n")
-        os.replace(tmp, self.out / MANIFEST)
-        return self.manifest
+def record_files(path) -> list[Path]:
+    """The record files of a corpus directory in order (or the one file given)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    files = sorted(path.glob("records-*.jsonl"))
+    if not files:
+        raise CorpusError(f"{path}: no records-*.jsonl here (not a corpus directory)")
+    return files
 
 
 # every field a reader of records relies on, with its JSON type
@@ -129,21 +89,20 @@ def _check(record) -> str | None:
 
 def read_records(path):
     """Records of a corpus directory (or a .jsonl file), one dict at a time."""
-    path = Path(path)
-    file = path / RECORDS if path.is_dir() else path
-    try:
-        f = open(file, "rb")
-    except OSError:
-        raise CorpusError(f"{path}: no readable {RECORDS} here (not a corpus directory)") from None
-    with f:
-        for n, raw in enumerate(f, 1):
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise CorpusError(f"{file}:{n}: not UTF-8 text") from None
-            except json.JSONDecodeError as e:
-                raise CorpusError(f"{file}:{n}: not a JSON record ({e.msg})") from None
-            problem = _check(record)
-            if problem:
-                raise CorpusError(f"{file}:{n}: not a jaxsynth record ({problem})")
-            yield record
+    for file in record_files(path):
+        try:
+            f = open(file, "rb")
+        except OSError as e:
+            raise CorpusError(f"{file}: cannot read: {e.strerror}") from None
+        with f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise CorpusError(f"{file}:{n}: not UTF-8 text") from None
+                except json.JSONDecodeError as e:
+                    raise CorpusError(f"{file}:{n}: not a JSON record ({e.msg})") from None
+                problem = _check(record)
+                if problem:
+                    raise CorpusError(f"{file}:{n}: not a jaxsynth record ({problem})")
+                yield record

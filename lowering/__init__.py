@@ -6,6 +6,6 @@ bodies, while and case branches) included. `universe()` is every op the
 installed jaxlib registers in its `stablehlo` and `chlo` dialects. Nothing
 here knows how a function was made.
 """
-from .lower import LoweringError, Lowered, count_ops, load_function, lower, universe
+from .lower import LoweringError, Lowered, count_ops, load_function, lower, reused_context, universe
 
-__all__ = ["LoweringError", "Lowered", "count_ops", "load_function", "lower", "universe"]
+__all__ = ["LoweringError", "Lowered", "count_ops", "load_function", "lower", "reused_context", "universe"]

@@ -59,6 +59,7 @@ class Grammar:
     lark: lark.Lark
     alts: tuple[Alt, ...]
     literals: dict = field(repr=False)        # terminal name -> literal text
+    overrides: dict = field(default_factory=dict)   # weights changed from the file's
 
     @cached_property
     def by_name(self) -> dict[str, Alt]:
@@ -78,7 +79,7 @@ class Grammar:
         """A copy with some weights replaced; names must be alternatives."""
         alts = tuple(Alt(a.name, a.rule, a.args, overrides.get(a.name, a.weight), a.origin,
                          a.expansion, a.line) for a in self.alts)
-        return Grammar(self.path, self.text, self.lark, alts, self.literals)
+        return Grammar(self.path, self.text, self.lark, alts, self.literals, {**self.overrides, **overrides})
 
 
 def _fail(path, line, msg):
@@ -147,10 +148,12 @@ def _lark_error_line(e, text) -> int:
     return 1
 
 
-def load_grammar(path=None) -> Grammar:
+def load_grammar(path=None, text: str | None = None) -> Grammar:
+    """Load a grammar file (default: the packaged one); `text`, if given, is
+    used instead of reading `path` (workers get the text the run started with)."""
     path = Path(path or DEFAULT_GRAMMAR)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if text is None else text
     except (OSError, UnicodeDecodeError) as e:
         raise GrammarError(f"{path}: cannot read grammar: {getattr(e, 'strerror', None) or e}") from None
     try:

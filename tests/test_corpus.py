@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from jaxsynth.corpus.cli import main
+from jaxsynth.corpus.records import read_records
 from jaxsynth.lowering import load_function, lower
 from jaxsynth.synth.types import parse_signature
 
@@ -15,12 +16,16 @@ N = 60
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("c") / "a"
-    assert main(["sample", "-n", str(N), "--seed", "7", "--out", str(out)]) == 0
+    assert main(["sample", "-n", str(N), "--seed", "7", "--workers", "1", "--shard-size", "25", "--out", str(out)]) == 0
     return out
 
 
+def _bytes(d):
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+
+
 def _records(d):
-    return [json.loads(line) for line in (d / "records.jsonl").read_text().splitlines()]
+    return list(read_records(d))
 
 
 def test_records(corpus, grammar):
@@ -43,22 +48,23 @@ def test_manifest(corpus, grammar):
     assert m["grammar_sha256"] == grammar.sha256
     assert m["weights"] == grammar.weights()
     assert m["versions"]["jax"] and m["versions"]["jaxlib"]
-    assert m["counts"]["records"] == N and m["files"]["records.jsonl"]["records"] == N
+    assert m["complete"] and m["counts"]["records"] == N
+    assert sum(s["records"] for s in m["shards"]) == N
+    assert [s["file"] for s in m["shards"]] == sorted(p.name for p in corpus.glob("records-*.jsonl"))
 
 
 def test_same_seed_same_bytes(corpus, tmp_path):
     again = tmp_path / "b"
-    assert main(["sample", "-n", str(N), "--seed", "7", "--out", str(again)]) == 0
-    for name in ("records.jsonl", "manifest.json"):
-        assert (again / name).read_bytes() == (corpus / name).read_bytes()
+    assert main(["sample", "-n", str(N), "--seed", "7", "--workers", "1", "--shard-size", "25", "--out", str(again)]) == 0
+    assert _bytes(again) == _bytes(corpus)
 
 
 def test_readers(corpus):
-    df = pd.read_json(corpus / "records.jsonl", lines=True)
+    df = pd.concat(pd.read_json(p, lines=True) for p in sorted(corpus.glob("records-*.jsonl")))
     assert len(df) == N and set(df.columns) >= {"python", "stablehlo", "ops"}
-    assert duckdb.sql(f"select count(*) from read_json_auto('{corpus / 'records.jsonl'}')").fetchall() == [(N,)]
+    assert duckdb.sql(f"select count(*) from read_json_auto('{corpus}/records-*.jsonl')").fetchall() == [(N,)]
     import datasets
-    ds = datasets.load_dataset("json", data_files=str(corpus / "records.jsonl"), split="train",
+    ds = datasets.load_dataset("json", data_files=str(corpus / "records-*.jsonl"), split="train",
                                cache_dir=str(corpus.parent / "hf"))
     assert ds.num_rows == N and ds[0]["ops"][0].keys() == {"op", "count"}
 
@@ -89,7 +95,7 @@ def _share(d, op):
 
 def test_raising_a_weight_raises_its_share(corpus, tmp_path):
     heavy = tmp_path / "heavy"
-    assert main(["sample", "-n", str(N), "--seed", "7", "--weight", "sort=40", "--out", str(heavy)]) == 0
+    assert main(["sample", "-n", str(N), "--seed", "7", "--weight", "sort=40", "--workers", "1", "--out", str(heavy)]) == 0
     assert _share(heavy, "stablehlo.sort") > _share(corpus, "stablehlo.sort") + 0.2
     m = json.loads((heavy / "manifest.json").read_text())
     assert m["weights"]["sort"] == 40

@@ -176,27 +176,27 @@ def test_coverage_of_a_dir_without_records(capsys, tmp_path):
 @pytest.mark.parametrize("command", ["coverage", "show"])
 @pytest.mark.parametrize("line2", ['{"ops": [', "[1, 2]"], ids=["not-json", "not-a-record"])
 def test_malformed_record_names_file_and_line(capsys, tmp_path, command, line2):
-    (tmp_path / "records.jsonl").write_text(json.dumps(RECORD) + "\n" + line2 + "\n")
+    (tmp_path / "records-00000.jsonl").write_text(json.dumps(RECORD) + "\n" + line2 + "\n")
     msg = fails(capsys, [command, tmp_path])
-    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records.jsonl'}:2: "), msg
+    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records-00000.jsonl'}:2: "), msg
 
 
 @pytest.mark.parametrize("command", ["coverage", "show"])
 @pytest.mark.parametrize("line2", [{"ops": []}, {**RECORD, "ops": 5}],
                          ids=["fields-missing", "ops-not-a-list"])
 def test_incomplete_record_names_file_and_line(capsys, tmp_path, command, line2):
-    (tmp_path / "records.jsonl").write_text(json.dumps(RECORD) + "\n" + json.dumps(line2) + "\n")
+    (tmp_path / "records-00000.jsonl").write_text(json.dumps(RECORD) + "\n" + json.dumps(line2) + "\n")
     msg = fails(capsys, [command, tmp_path])
-    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records.jsonl'}:2: "), msg
+    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records-00000.jsonl'}:2: "), msg
 
 
 def test_existing_corpus_is_never_touched(capsys, tmp_path):
     out = tmp_path / "corpus"
-    argv = ["sample", "-n", "3", "--seed", "1", "--out", out]
+    argv = ["sample", "-n", "3", "--seed", "1", "--workers", "1", "--out", out]
     assert main([str(a) for a in argv]) == 0
     capsys.readouterr()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert set(before) == {"records.jsonl", "manifest.json"}
+    assert set(before) == {"records-00000.jsonl", "manifest.json"}
     for again in (argv, ["enumerate", "--max-ops", "1", "--inputs", "f32[2]", "--out", out]):
         msg = fails(capsys, again)
         assert msg.startswith(f"jaxsynth: error: {out}: "), msg
@@ -270,6 +270,6 @@ def test_extract_file_not_utf8(capsys, tmp_path):
 
 
 def test_records_not_utf8(capsys, tmp_path):
-    (tmp_path / "records.jsonl").write_bytes(json.dumps(RECORD).encode() + b"\n" + NOT_UTF8)
+    (tmp_path / "records-00000.jsonl").write_bytes(json.dumps(RECORD).encode() + b"\n" + NOT_UTF8)
     msg = fails(capsys, ["coverage", tmp_path])
-    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records.jsonl'}:2: "), msg
+    assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records-00000.jsonl'}:2: "), msg

@@ -1,0 +1,339 @@
+"""Sharded, parallel, resumable corpus generation.
+
+The index space of a run (sample: program k is drawn from
+`random.Random(f"{seed}:{k}")`; enumerate: the global program index) is cut
+into shards of `shard_size` consecutive indices. A shard is made by a pure
+function of its recipe (`Recipe`) and index range, in any process: locally
+in-process, in spawned worker processes, or as Ray tasks. The driver commits
+shards strictly in order, dropping programs whose structural hash an earlier
+shard already holds, so the bytes of the corpus do not depend on how many
+workers made it or in what order they finished.
+
+On disk: `records-00000.jsonl`, … each written atomically (temporary file,
+fsync, rename), and `manifest.json`, rewritten atomically after every shard
+with `"complete": false` and the sha256 of every shard, and last with
+`"complete": true`. `--resume` keeps the shards whose checksum matches and
+makes the rest again.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ..lowering import LoweringError, reused_context
+from ..synth.grammar import load_grammar, override_weights
+from ..synth.rules import Pools
+from ..synth.space import Config, Enumeration, Space
+from ..synth.types import Type
+from .records import MANIFEST, CorpusError, make_record, shard_name
+
+FORMAT = 2
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that fixes a run's programs; picklable, so workers rebuild it."""
+    kind: str                          # "sample" or "enumerate"
+    grammar_path: str
+    grammar_text: str
+    weights: tuple[tuple[str, float], ...]   # overrides of the grammar's weights
+    config: Config
+    style: str
+    seed: int = 0
+    inputs: tuple[Type, ...] | None = None
+    max_size: int = 0                  # enumerate: sizes 1..max_size
+
+    def describe(self) -> dict:
+        c = self.config
+        return {"command": self.kind, "seed": self.seed if self.kind == "sample" else None,
+                "inputs": [str(t) for t in self.inputs] if self.inputs else None,
+                "max_size": self.max_size or None,
+                "config": {"max_ops": c.max_ops, "max_body_ops": c.max_body_ops, "max_depth": c.max_depth,
+                           "max_inputs": c.max_inputs, "dims": list(c.pools.dims),
+                           "floats": list(c.pools.floats), "small_ints": list(c.pools.small_ints),
+                           "style": self.style}}
+
+
+@lru_cache(maxsize=4)
+def build(recipe: Recipe):
+    """(grammar, space, enumeration or None) of a recipe, cached per process."""
+    grammar = load_grammar(recipe.grammar_path, recipe.grammar_text)
+    if recipe.weights:
+        grammar = override_weights(grammar, [("recipe", n, str(w)) for n, w in recipe.weights])
+    space = Space(grammar, recipe.config)
+    enum = Enumeration(space, recipe.inputs) if recipe.kind == "enumerate" else None
+    return grammar, space, enum
+
+
+def programs(recipe: Recipe, start: int, stop: int):
+    """(origin fields, program) for the indices start..stop-1 of the run."""
+    import random
+    grammar, space, enum = build(recipe)
+    for k in range(start, stop):
+        if enum is None:
+            yield {"id": f"s{recipe.seed}-{k}", "seed": recipe.seed, "index": k}, \
+                space.sample(random.Random(f"{recipe.seed}:{k}"), recipe.inputs)
+        else:
+            size, i = enum.locate(k, recipe.max_size)
+            yield {"id": f"e{k}", "index": k}, enum.program(size, i)
+
+
+@dataclass
+class Shard:
+    number: int
+    lines: list[tuple[str, str, tuple[str, ...]]]   # (hash, JSON line, ops) in index order
+    duplicates: int = 0
+    failures: dict = field(default_factory=dict)
+
+
+def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
+    """Generate, print, lower and serialise one shard (a pure function of its arguments)."""
+    grammar = build(recipe)[0]
+    shard, seen, failures = Shard(number, []), set(), Counter()
+    with reused_context():
+        for origin, program in programs(recipe, start, stop):
+            h = program.structural_hash
+            if h in seen:
+                shard.duplicates += 1
+                continue
+            try:
+                record = make_record(program, grammar, recipe.style, **origin)
+            except LoweringError as e:
+                failures[str(e)[:120]] += 1
+                continue
+            seen.add(h)
+            ops = tuple(o["op"] for o in record["ops"])
+            shard.lines.append((h, json.dumps(record, ensure_ascii=False) + "\n", ops))
+    shard.failures = dict(failures)
+    return shard
+
+
+# ---------------------------------------------------------------- executors
+
+class _InProcess:
+    """Runs each shard when asked for its result: one process, same bytes."""
+    def submit(self, *args):
+        return _Deferred(args)
+
+    def shutdown(self):
+        pass
+
+
+class _Deferred:
+    def __init__(self, args):
+        self.args = args
+
+    def result(self):
+        return make_shard(*self.args)
+
+
+class _Processes:
+    def __init__(self, workers):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        # spawn: forking a process in which JAX already runs can deadlock
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, *args):
+        return self.pool.submit(make_shard, *args)
+
+    def shutdown(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Ray:
+    def __init__(self, address):
+        try:
+            import ray
+        except ImportError:
+            raise CorpusError("--backend ray: Ray is not installed (pip install -e \".[ray]\")") from None
+        if not ray.is_initialized():
+            ray.init(address=None if address in (None, "local") else address,
+                     include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        self.task = ray.remote(make_shard)
+
+    def submit(self, *args):
+        return self.task.remote(*args).future()
+
+    def shutdown(self):
+        pass
+
+
+def executor(workers: int, backend: str = "local", address: str | None = None):
+    if backend == "ray":
+        return _Ray(address)
+    return _InProcess() if workers <= 1 else _Processes(workers)
+
+
+# ---------------------------------------------------------------- files
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hashes_of(path: Path) -> tuple[list[str], set[str]]:
+    hashes, ops = [], set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            hashes.append(r["hash"])
+            ops.update(o["op"] for o in r["ops"])
+    return hashes, ops
+
+
+# ---------------------------------------------------------------- the run
+
+@dataclass
+class Status:
+    """What a run did, for the summary line and the manifest."""
+    records: int = 0
+    duplicates: int = 0
+    failures: Counter = field(default_factory=Counter)
+    ops: set = field(default_factory=set)
+    regenerated: list = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+
+class Run:
+    def __init__(self, out: Path, recipe: Recipe, manifest: dict, target: int, shard_size: int,
+                 first: int = 0, last: int | None = None, resume: bool = False):
+        """Make records for indices first..last-1 (sample: unbounded) until `target` records."""
+        self.out, self.recipe, self.target, self.shard_size = Path(out), recipe, target, shard_size
+        self.first, self.last = first, last
+        self.manifest = {"format": FORMAT, **recipe.describe(), **manifest, "shard_size": shard_size,
+                         "range": [first, last], "target": target}
+        self.previous = self._open(resume)
+
+    def _open(self, resume: bool) -> dict:
+        path = self.out / MANIFEST
+        if path.exists():
+            try:
+                old = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                raise CorpusError(f"{path}: unreadable manifest") from None
+            if not resume:
+                what = "a corpus" if old.get("complete") else "an unfinished corpus; add --resume to finish it"
+                raise CorpusError(f"{self.out}: already holds {what}")
+            keys = [k for k in self.manifest if k not in ("versions",)]
+            differ = [k for k in keys if old.get(k) != self.manifest[k]]
+            if differ:
+                raise CorpusError(f"--resume {self.out}: made with other options (differs in: {', '.join(differ)})")
+            return {s["number"]: s for s in old.get("shards", [])}
+        if any(self.out.glob("records-*.jsonl")):
+            raise CorpusError(f"{self.out}: holds record files but no manifest; choose another --out")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CorpusError(f"{self.out}: cannot create: {e.strerror}") from None
+        return {}
+
+    def _range(self, number):
+        start = self.first + number * self.shard_size
+        stop = start + self.shard_size
+        return start, stop if self.last is None else min(stop, self.last)
+
+    def _in_range(self, number) -> bool:
+        return self.last is None or self._range(number)[0] < self.last
+
+    def _verified(self, status) -> set[int]:
+        """Shards from before whose file matches its checksum; warn about the others."""
+        valid = set()
+        for number, entry in sorted(self.previous.items()):
+            path = self.out / entry["file"]
+            if path.exists() and _sha(path) == entry["sha256"]:
+                valid.add(number)
+            else:
+                why = "missing" if not path.exists() else "checksum mismatch"
+                print(f"jaxsynth: warning: {path}: {why}, making the shard again", file=sys.stderr)
+                status.regenerated.append(number)
+        return valid
+
+    def _reuse(self, number, status, seen) -> dict:
+        entry = self.previous[number]
+        hashes, ops = _hashes_of(self.out / entry["file"])
+        seen.update(hashes)
+        status.records += len(hashes)
+        status.ops |= ops
+        status.duplicates += entry["duplicates"]
+        status.failures.update(entry["failures"])
+        return entry
+
+    def execute(self, pool, depth: int = 2, progress=None) -> tuple[dict, Status]:
+        """Commit shards in order until the target or the range end; `depth`
+        shards are in flight at once."""
+        status, seen, shards, inflight = Status(), set(), [], {}
+        valid = self._verified(status)
+        upcoming = (n for n in itertools.takewhile(self._in_range, itertools.count()) if n not in valid)
+        number = 0
+        try:
+            while status.records < self.target and self._in_range(number):
+                while len(inflight) < depth and (n := next(upcoming, None)) is not None:
+                    inflight[n] = pool.submit(self.recipe, n, *self._range(n))
+                if number in valid:
+                    entry = self._reuse(number, status, seen)
+                else:
+                    entry = self._commit(inflight.pop(number).result(), status, seen)
+                shards.append(entry)
+                self._checkpoint(shards, status, complete=False)
+                if progress:
+                    progress(status)
+                number += 1
+        finally:
+            pool.shutdown()
+        return self._checkpoint(shards, status, complete=True), status
+
+    def _commit(self, shard: Shard, status: Status, seen: set) -> dict:
+        data, records, dups = [], 0, shard.duplicates
+        for h, line, ops in shard.lines:
+            if status.records + records >= self.target:
+                break
+            if h in seen:
+                dups += 1
+                continue
+            seen.add(h)
+            data.append(line)
+            status.ops.update(ops)
+            records += 1
+        path = self.out / shard_name(shard.number)
+        blob = "".join(data).encode()
+        _atomic_write(path, blob)
+        status.records += records
+        status.duplicates += dups
+        status.failures.update(shard.failures)
+        start, stop = self._range(shard.number)
+        return {"number": shard.number, "file": path.name, "start": start, "stop": stop, "records": records,
+                "duplicates": dups, "failures": shard.failures, "sha256": hashlib.sha256(blob).hexdigest()}
+
+    def _checkpoint(self, shards, status, complete) -> dict:
+        m = {**self.manifest, "complete": complete,
+             "counts": {"records": status.records, "duplicates_skipped": status.duplicates,
+                        "failures": dict(sorted(status.failures.items()))},
+             "shards": shards}
+        _atomic_write(self.out / MANIFEST, (json.dumps(m, indent=2) + "\n").encode())
+        return m
