@@ -70,6 +70,8 @@ def build_parser() -> Parser:
 
     def generation(s):
         s.add_argument("--grammar", type=Path, help="grammar file (default: the packaged grammar/jax.lark)")
+        s.add_argument("--weight", action="append", default=[], metavar="ALT=W", help="override a weight")
+        s.add_argument("--weights", type=Path, help="file of NAME = WEIGHT lines")
         s.add_argument("--inputs", help='input signature, e.g. "f32[4,8], f32[8]"')
         s.add_argument("--dims", type=_dims, default=Pools().dims, help="dimension pool (default 1,2,3,4,8)")
         s.add_argument("--style", choices=STYLES, default="statements", help="how programs are printed")
@@ -84,8 +86,6 @@ def build_parser() -> Parser:
     s = sub.add_parser("sample", help="write a corpus of random programs")
     s.add_argument("-n", type=_positive, default=2000, help="number of records (default 2000)")
     s.add_argument("--seed", type=_natural, default=0)
-    s.add_argument("--weight", action="append", default=[], metavar="ALT=W", help="override a weight")
-    s.add_argument("--weights", type=Path, help="file of NAME = WEIGHT lines")
     s.add_argument("--max-ops", type=_positive, default=Config().max_ops, help="largest program (top-level ops)")
     generation(s)
 

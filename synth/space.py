@@ -49,6 +49,11 @@ class Space:
         self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
         self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
 
+    def clear_caches(self) -> None:
+        """Forget memoised applications (they grow with every new signature)."""
+        self._apps.cache_clear()
+        self._body_apps.cache_clear()
+
     # ------------------------------------------------------------ the steps
 
     def _apps_uncached(self, alt: Alt, types: tuple[Type, ...], depth: int) -> tuple[App, ...]:
