@@ -96,6 +96,14 @@ def build_parser() -> Parser:
     s.add_argument("--shard", type=_shard, help="I/N: only the I-th of N equal parts of the index space")
     generation(s)
 
+    s = sub.add_parser("bench", help="the pipeline against a naive lowering loop, on the same programs")
+    s.add_argument("-n", type=_positive, default=1000, help="programs (default 1000)")
+    s.add_argument("--seed", type=_natural, default=0)
+    s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
+    s.add_argument("--shard-size", type=_positive, default=250)
+    s.add_argument("--grammar", type=Path)
+    s.add_argument("--json", action="store_true", help="print the measurements as JSON too")
+
     s = sub.add_parser("coverage", help="op coverage of a corpus")
     s.add_argument("dir", type=Path)
     s.add_argument("--json", action="store_true")
@@ -224,6 +232,15 @@ def cmd_enumerate(args):
         _run(args, recipe, last - first, first, last, shard=[i, n])
 
 
+def cmd_bench(args):
+    from .bench import bench
+    grammar = load_grammar(args.grammar)
+    recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=args.seed)
+    result = bench(recipe, args.n, args.workers, args.shard_size)
+    if args.json:
+        print(json.dumps(result))
+
+
 def _read_manifest(path):
     try:
         return json.loads((path / MANIFEST).read_text())
@@ -275,7 +292,7 @@ def cmd_extract(args):
         print(f"{n:>6}  {op}")
 
 
-COMMANDS = {"sample": cmd_sample, "enumerate": cmd_enumerate, "coverage": cmd_coverage,
+COMMANDS = {"sample": cmd_sample, "enumerate": cmd_enumerate, "bench": cmd_bench, "coverage": cmd_coverage,
             "show": cmd_show, "extract": cmd_extract}
 
 

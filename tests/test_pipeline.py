@@ -110,3 +110,13 @@ def test_enumerate_shards_partition_the_index_space(grammar, tmp_path, capsys):
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:])), "contiguous, disjoint"
     assert len(ids) == len(set(ids)), "no program in two shards"
     assert hashes == {r["hash"] for r in read_records(tmp_path / "all")}, "together, the whole enumeration"
+
+
+def test_ray_backend_gives_the_same_bytes(reference, tmp_path):
+    import ray
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        _sample(tmp_path / "c", "--backend", "ray")
+    finally:
+        ray.shutdown()
+    assert _bytes(tmp_path / "c") == _bytes(reference)
