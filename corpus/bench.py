@@ -36,7 +36,7 @@ def naive(recipe, n: int, out: Path) -> float:
 def pipeline(recipe, n: int, out: Path, workers: int, shard_size: int) -> float:
     start = time.perf_counter()
     run = Run(out, recipe, {}, n, shard_size)
-    run.execute(executor(workers), depth=2 * workers)
+    run.execute(executor(workers))
     return n / (time.perf_counter() - start)
 
 

@@ -177,7 +177,7 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
     pool = executor(args.workers, args.backend, args.address)
     bar = _Progress(target if last is None else None, recipe.kind)
     try:
-        m, status = run.execute(pool, depth=2 * args.workers, progress=bar)
+        m, status = run.execute(pool, progress=bar)
     finally:
         bar.close()
     seconds = time.monotonic() - status.started
@@ -201,7 +201,7 @@ def cmd_sample(args):
         if not any(i in app.slots for a in space.alts for app in space.apps(a, inputs)):
             raise UsageError(f"--inputs {args.inputs}: no operation of the grammar can use input {i} ({t})")
     args.out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}"
-    _run(args, _recipe("sample", args, grammar, config, inputs, seed=args.seed), args.n, n=args.n)
+    _run(args, _recipe("sample", args, grammar, config, inputs, seed=args.seed), args.n)
 
 
 def cmd_enumerate(args):

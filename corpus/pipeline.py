@@ -133,6 +133,8 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
 
 class _InProcess:
     """Runs each shard when asked for its result: one process, same bytes."""
+    parallelism = 1
+
     def submit(self, *args):
         return _Deferred(args)
 
@@ -154,6 +156,7 @@ class _Processes:
         from concurrent.futures import ProcessPoolExecutor
         # spawn: forking a process in which JAX already runs can deadlock
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.parallelism = workers
 
     def submit(self, *args):
         return self.pool.submit(make_shard, *args)
@@ -172,6 +175,7 @@ class _Ray:
             ray.init(address=None if address in (None, "local") else address,
                      include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         self.task = ray.remote(make_shard)
+        self.parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     def submit(self, *args):
         return self.task.remote(*args).future()
@@ -297,10 +301,11 @@ class Run:
         status.failures.update(entry["failures"])
         return entry
 
-    def execute(self, pool, depth: int = 2, progress=None) -> tuple[dict, Status]:
-        """Commit shards in order until the target or the range end; `depth`
-        shards are in flight at once."""
+    def execute(self, pool, progress=None) -> tuple[dict, Status]:
+        """Commit shards in order until the target or the range end, with two
+        shards in flight per worker."""
         status, seen, shards, inflight = Status(), set(), [], {}
+        depth = 2 * pool.parallelism
         valid = self._verified(status)
         upcoming = (n for n in itertools.takewhile(self._in_range, itertools.count()) if n not in valid)
         number = 0

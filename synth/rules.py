@@ -18,8 +18,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple, Union
 
-import numpy as np
-
 from .types import DOMAINS, DTYPES, MAX_RANK, Type
 
 
@@ -76,10 +74,15 @@ def _in(t: Type, domain: str) -> bool:
 
 
 def _broadcast(*shapes) -> tuple[int, ...] | None:
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        return None
+    """NumPy broadcasting of shapes (dims >= 1), or None (hot: no numpy call)."""
+    n = max(map(len, shapes))
+    out = []
+    for dims in zip(*[(1,) * (n - len(s)) + s for s in shapes]):
+        d = max(dims)
+        if any(x != 1 and x != d for x in dims):
+            return None
+        out.append(d)
+    return tuple(out)
 
 
 def _tuple(xs) -> str:

@@ -176,3 +176,14 @@ def test_full_grammar_counts_equal_brute_force(grammar):
     inputs = parse_signature("f32[2]")
     enum = Enumeration(space, inputs)
     assert [enum.count(k) for k in (1, 2)] == [len(_brute(space, inputs, k)) for k in (1, 2)]
+
+
+@given(shapes=st.lists(st.lists(st.integers(1, 3), max_size=4).map(tuple), min_size=1, max_size=3))
+def test_broadcast_matches_numpy(shapes):
+    import numpy as np
+    from jaxsynth.synth.rules import _broadcast
+    try:
+        expected = tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        expected = None
+    assert _broadcast(*shapes) == expected
