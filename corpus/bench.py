@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..lowering import count_ops, load_function, lower, reused_context
+from ..lowering import count_ops, load_function, reused_context
 from ..synth.printer import to_source
 from .pipeline import Run, build, executor
 

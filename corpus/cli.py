@@ -300,7 +300,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         COMMANDS[args.command](args)
-    except (UsageError, GrammarError, CorpusError, SignatureError) as e:
+    except (UsageError, GrammarError, CorpusError, SignatureError, NoProgram) as e:
         print(f"jaxsynth: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

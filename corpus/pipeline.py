@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import os
+import random
 import sys
 import time
 from collections import Counter
@@ -32,7 +33,6 @@ import jax
 
 from ..lowering import LoweringError, reused_context
 from ..synth.grammar import load_grammar, override_weights
-from ..synth.rules import Pools
 from ..synth.space import Config, Enumeration, Space
 from ..synth.types import Type
 from .records import MANIFEST, CorpusError, make_record, shard_name
@@ -77,7 +77,6 @@ def build(recipe: Recipe):
 
 def programs(recipe: Recipe, start: int, stop: int):
     """(origin fields, program) for the indices start..stop-1 of the run."""
-    import random
     grammar, space, enum = build(recipe)
     for k in range(start, stop):
         if enum is None:

@@ -46,7 +46,7 @@ class Alt:
 
     @property
     def has_bodies(self) -> bool:
-        return "l" in self.rule.slots or self.rule.name == "while_loop"
+        return self.rule.has_bodies
 
     def apps(self, types, pools):
         return self.rule.fn(types, pools, *self.args)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 from lark import Token, Tree
-from lark.grammar import NonTerminal, Terminal
+from lark.grammar import Terminal
 
 from .grammar import Grammar
 

@@ -55,14 +55,18 @@ class Rule(NamedTuple):
     attrs: int                 # number of attribute terminals
     args: tuple[str, ...]      # names of annotation arguments
     needs: tuple[Type, ...]    # operand types worth producing when absent
+    has_bodies: bool           # yields Body slots (sub-programs nest one level deeper)
 
 
 REGISTRY: dict[str, Rule] = {}
 
 
-def rule(slots: str, attrs: int = 0, args: tuple[str, ...] = (), needs: tuple[Type, ...] = ()):
+def rule(slots: str, attrs: int = 0, args: tuple[str, ...] = (), needs: tuple[Type, ...] = (),
+         bodies: bool = False):
+    """Register a rule; a lambda slot (`l`) implies sub-programs, `bodies=True`
+    declares them for expression slots (the while loop's body)."""
     def register(fn):
-        REGISTRY[fn.__name__] = Rule(fn.__name__, fn, slots, attrs, args, needs)
+        REGISTRY[fn.__name__] = Rule(fn.__name__, fn, slots, attrs, args, needs, bodies or "l" in slots)
         return fn
     return register
 
@@ -438,7 +442,7 @@ def slice(ts, pools):
             if d < 2:
                 continue
             lead = ":, " * ax
-            for text, n in ((f"1:", d - 1), (f":{d - 1}", d - 1), ("::2", (d + 1) // 2)):
+            for text, n in (("1:", d - 1), (f":{d - 1}", d - 1), ("::2", (d + 1) // 2)):
                 yield App((i,), (f"[{lead}{text}]",), Type(t.dtype, t.shape[:ax] + (n,) + t.shape[ax + 1:]))
 
 
@@ -526,7 +530,7 @@ def fori_loop(ts, pools):
             yield App((Body((("i", SCALAR_INT), ("c", t)), t), i), (str(n),), t)
 
 
-@rule("ee", attrs=1)
+@rule("ee", attrs=1, bodies=True)
 def while_loop(ts, pools):
     for i, t in enumerate(ts):
         for n in pools.small_ints:
