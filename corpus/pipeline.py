@@ -35,7 +35,7 @@ from ..lowering import LoweringError, reused_context
 from ..synth.grammar import load_grammar, override_weights
 from ..synth.space import Config, Enumeration, Space
 from ..synth.types import Type
-from .records import MANIFEST, CorpusError, make_record, shard_name
+from .records import MANIFEST, CorpusError, make_records, shard_name
 
 FORMAT = 2
 
@@ -102,21 +102,20 @@ class Shard:
 def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
     """Generate, print, lower and serialise one shard (a pure function of its arguments)."""
     grammar, space, _ = build(recipe)
-    shard, seen, failures = Shard(number, []), set(), Counter()
+    shard, seen, failures, unique = Shard(number, []), set(), Counter(), []
+    for origin, program in programs(recipe, start, stop):
+        if program.structural_hash in seen:
+            shard.duplicates += 1
+        else:
+            seen.add(program.structural_hash)
+            unique.append((origin, program))
     with reused_context():
-        for origin, program in programs(recipe, start, stop):
-            h = program.structural_hash
-            if h in seen:
-                shard.duplicates += 1
+        for program, record in make_records(unique, grammar, recipe.style):
+            if isinstance(record, LoweringError):
+                failures[str(record)[:120]] += 1
                 continue
-            try:
-                record = make_record(program, grammar, recipe.style, **origin)
-            except LoweringError as e:
-                failures[str(e)[:120]] += 1
-                continue
-            seen.add(h)
             ops = tuple(o["op"] for o in record["ops"])
-            shard.lines.append((h, json.dumps(record, ensure_ascii=False) + "\n", ops))
+            shard.lines.append((program.structural_hash, json.dumps(record, ensure_ascii=False) + "\n", ops))
     shard.failures = dict(failures)
     # keep memory flat over long runs: what these caches hold is rarely met
     # again; clearing JAX's after every shard would cost ~15% of the rate

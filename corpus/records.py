@@ -12,7 +12,7 @@ import json
 import platform
 from pathlib import Path
 
-from ..lowering import load_function, lower
+from ..lowering import LoweringError, load_function, lower_batch
 from ..synth.printer import to_source
 from ..synth.program import Program
 from ..synth.grammar import Grammar
@@ -24,10 +24,22 @@ class CorpusError(ValueError):
     """A corpus directory that cannot be read or written as asked."""
 
 
-def make_record(program: Program, grammar: Grammar, style: str, **origin) -> dict:
-    """Print and lower one program; raises LoweringError if it does not lower."""
-    source = to_source(program.tree, grammar, style)
-    lowered = lower(load_function(source), [t.spec() for t in program.inputs])
+BATCH = 50      # programs lowered together in one module
+
+
+def make_records(items, grammar: Grammar, style: str, batch: int = BATCH):
+    """[(origin fields, program)] -> (program, record or LoweringError) for each,
+    printed and lowered `batch` at a time (see `lowering.lower_batch`)."""
+    items = list(items)
+    for i in range(0, len(items), batch):
+        chunk = items[i:i + batch]
+        sources = [to_source(p.tree, grammar, style) for _, p in chunk]
+        lowered = lower_batch([(load_function(s), [t.spec() for t in p.inputs]) for s, (_, p) in zip(sources, chunk)])
+        for (origin, program), source, low in zip(chunk, sources, lowered):
+            yield program, (low if isinstance(low, LoweringError) else _record(program, source, low, dict(origin)))
+
+
+def _record(program: Program, source: str, lowered, origin: dict) -> dict:
     return {
         "id": origin.pop("id"),
         "python": source,

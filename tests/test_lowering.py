@@ -64,3 +64,30 @@ def test_reused_context_lowers_exactly_as_a_fresh_one(space, grammar):
         reused = [lower(load_function(src), specs) for src, specs in jobs]
     assert mlir.make_ir_context() is not mlir.make_ir_context()
     assert reused == fresh
+
+
+def test_batched_lowering_equals_standalone(space, grammar):
+    """300 programs lowered 50 to a module: each text and count equals its own lowering,
+    helpers shared across the batch attributed to every program that calls them."""
+    import random
+
+    from jaxsynth.lowering import load_function, lower_batch
+    from jaxsynth.synth.printer import to_source
+    programs = [space.sample(random.Random(f"batch:{k}")) for k in range(300)]
+    jobs = [(to_source(p.tree, grammar), [t.spec() for t in p.inputs]) for p in programs]
+    alone = [lower(load_function(src), specs) for src, specs in jobs]
+    batched = []
+    for i in range(0, len(jobs), 50):
+        batched += lower_batch([(load_function(src), specs) for src, specs in jobs[i:i + 50]])
+    assert batched == alone
+    with_helpers = [a for a in alone if a.ops["func.func"] > 1]
+    assert len(with_helpers) > 20, "the batches did share helper functions"
+
+
+def test_a_bad_program_costs_only_itself():
+    from jaxsynth.lowering import LoweringError, lower_batch
+    good = (lambda x: jnp.sum(jnp.where(x > 0, x, 0.0)), _specs("f32[3]"))
+    bad = (lambda x: jnp.reshape(x, (4,)), _specs("f32[3]"))
+    out = lower_batch([good, bad, good])
+    assert isinstance(out[1], LoweringError) and "reshape" in str(out[1]).lower()
+    assert out[0] == out[2] == lower(*good)
