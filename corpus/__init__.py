@@ -1,3 +1,3 @@
 """The corpus layer: records (JSONL + manifest), coverage reports, and the
-`jaxsynth` command line. Corpora are written under `corpus/out/` by default
-(git-ignored), beside this code."""
+`jaxsynth` command line. Corpora are written under `./corpus/out/` of the
+working directory by default (git-ignored in this repository)."""

@@ -151,7 +151,7 @@ class _Progress:
     """A bar with rate and ETA on a terminal; elsewhere a line every few seconds."""
     def __init__(self, total, desc):
         from tqdm import tqdm
-        self.tty, self.total, self.desc, self.last = sys.stderr.isatty(), total, desc, 0.0
+        self.tty, self.total, self.desc, self.last = sys.stderr.isatty(), total, desc, time.monotonic()
         self.bar = tqdm(total=total, desc=desc, unit="rec", file=sys.stderr) if self.tty else None
 
     def __call__(self, status):
@@ -171,9 +171,8 @@ class _Progress:
 def _run(args, recipe, target, first=0, last=None, **manifest):
     grammar = build(recipe)[0]
     manifest = {"grammar": recipe.grammar_path, "grammar_sha256": grammar.sha256,
-                "weights": grammar.weights(), **manifest}
+                "weights": grammar.weights(), **manifest, "versions": versions()}
     run = Run(args.out, recipe, manifest, target, args.shard_size, first, last, resume=args.resume)
-    run.manifest["versions"] = versions()
     pool = executor(args.workers, args.backend, args.address)
     bar = _Progress(target if last is None else None, recipe.kind)
     try:

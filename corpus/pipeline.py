@@ -31,7 +31,7 @@ from pathlib import Path
 
 import jax
 
-from ..lowering import LoweringError, reused_context
+from ..lowering import LoweringError
 from ..synth.grammar import load_grammar, override_weights
 from ..synth.space import Config, Enumeration, Space
 from ..synth.types import Type
@@ -58,8 +58,9 @@ class Recipe:
         return {"command": self.kind, "seed": self.seed if self.kind == "sample" else None,
                 "inputs": [str(t) for t in self.inputs] if self.inputs else None,
                 "max_size": self.max_size or None,
-                "config": {"max_ops": c.max_ops, "max_body_ops": c.max_body_ops, "max_depth": c.max_depth,
-                           "max_inputs": c.max_inputs, "dims": list(c.pools.dims),
+                "config": {**({"max_ops": c.max_ops, "max_body_ops": c.max_body_ops,
+                                "max_inputs": c.max_inputs} if self.kind == "sample" else {}),
+                           "max_depth": c.max_depth, "dims": list(c.pools.dims),
                            "floats": list(c.pools.floats), "small_ints": list(c.pools.small_ints),
                            "style": self.style}}
 
@@ -87,6 +88,7 @@ def programs(recipe: Recipe, start: int, stop: int):
             yield {"id": f"e{k}", "index": k}, enum.program(size, i)
 
 
+BARREN_SHARDS = 20      # shards in a row without a new record before a run gives up
 CLEAR_EVERY = 1000       # programs a process lowers between clearings of JAX's caches
 _LOWERED = [0]
 
@@ -109,18 +111,17 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
         else:
             seen.add(program.structural_hash)
             unique.append((origin, program))
-    with reused_context():
-        for program, record in make_records(unique, grammar, recipe.style):
-            if isinstance(record, LoweringError):
-                failures[str(record)[:120]] += 1
-                continue
-            ops = tuple(o["op"] for o in record["ops"])
-            shard.lines.append((program.structural_hash, json.dumps(record, ensure_ascii=False) + "\n", ops))
+    for program, record in make_records(unique, grammar, recipe.style):
+        if isinstance(record, LoweringError):
+            failures[str(record)[:120]] += 1
+            continue
+        ops = tuple(o["op"] for o in record["ops"])
+        shard.lines.append((program.structural_hash, json.dumps(record, ensure_ascii=False) + "\n", ops))
     shard.failures = dict(failures)
     # keep memory flat over long runs: what these caches hold is rarely met
     # again; clearing JAX's after every shard would cost ~15% of the rate
     space.clear_caches()
-    _LOWERED[0] += stop - start
+    _LOWERED[0] += len(unique)
     if _LOWERED[0] >= CLEAR_EVERY:
         _LOWERED[0] = 0
         jax.clear_caches()
@@ -160,6 +161,10 @@ class _Processes:
         return self.pool.submit(make_shard, *args)
 
     def shutdown(self):
+        # shards still running are not needed (target reached, or an error):
+        # stop them rather than let them hold the cores
+        for process in list(getattr(self.pool, "_processes", {}).values()):
+            process.terminate()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -170,8 +175,12 @@ class _Ray:
         except ImportError:
             raise CorpusError("--backend ray: Ray is not installed (pip install -e \".[ray]\")") from None
         if not ray.is_initialized():
-            ray.init(address=None if address in (None, "local") else address,
-                     include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            try:
+                ray.init(address=None if address in (None, "local") else address,
+                         include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            except Exception as e:
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise CorpusError(f"--address {address or 'local'}: cannot start or reach Ray: {first}") from None
         self.task = ray.remote(make_shard)
         self.parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
 
@@ -200,16 +209,19 @@ def _sha(path: Path) -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot write: {e.strerror}") from None
 
 
 def _hashes_of(path: Path) -> tuple[list[str], set[str]]:
@@ -250,8 +262,10 @@ class Run:
         if path.exists():
             try:
                 old = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
-                raise CorpusError(f"{path}: unreadable manifest") from None
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                old = None
+            if not isinstance(old, dict):
+                raise CorpusError(f"{path}: unreadable manifest")
             if not resume:
                 what = "a corpus" if old.get("complete") else "an unfinished corpus; add --resume to finish it"
                 raise CorpusError(f"{self.out}: already holds {what}")
@@ -266,6 +280,8 @@ class Run:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CorpusError(f"{self.out}: cannot create: {e.strerror}") from None
+        # before any shard, so that a run killed at any point can be resumed
+        self._checkpoint([], Status(), complete=False)
         return {}
 
     def _range(self, number):
@@ -306,7 +322,7 @@ class Run:
         depth = 2 * pool.parallelism
         valid = self._verified(status)
         upcoming = (n for n in itertools.takewhile(self._in_range, itertools.count()) if n not in valid)
-        number = 0
+        number = barren = 0
         try:
             while status.records < self.target and self._in_range(number):
                 while len(inflight) < depth and (n := next(upcoming, None)) is not None:
@@ -317,6 +333,11 @@ class Run:
                     entry = self._commit(inflight.pop(number).result(), status, seen)
                 shards.append(entry)
                 self._checkpoint(shards, status, complete=False)
+                barren = 0 if entry["records"] else barren + 1
+                if barren >= BARREN_SHARDS and self.last is None:
+                    raise CorpusError(
+                        f"{self.out}: no new program in the last {barren * self.shard_size} draws "
+                        f"({status.records} distinct so far); ask for fewer or widen the grammar")
                 if progress:
                     progress(status)
                 number += 1

@@ -8,7 +8,6 @@ installed jaxlib registers in its `stablehlo` and `chlo` dialects. Nothing
 here knows how a function was made.
 """
 from .batch import lower_batch
-from .lower import LoweringError, Lowered, count_ops, load_function, lower, reused_context, universe
+from .lower import LoweringError, Lowered, count_ops, load_function, lower, universe
 
-__all__ = ["LoweringError", "Lowered", "count_ops", "load_function", "lower", "lower_batch", "reused_context",
-           "universe"]
+__all__ = ["LoweringError", "Lowered", "count_ops", "load_function", "lower", "lower_batch", "universe"]

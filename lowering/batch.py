@@ -10,8 +10,10 @@ each program, `lower_batch` rebuilds exactly the text and op counts that
 standalone lowering gives them.
 
 If the batch does not lower (one bad program fails the whole trace), or a
-program's outputs are not a single array or a flat tuple, those programs are
-lowered one by one, so one bad program costs only itself.
+program's outputs are not a single array or a flat tuple, or its function
+has no plain name, those programs are lowered one by one, so one bad program
+costs only itself. One limit: a helper function whose own name ends in `_N`
+is taken for a renamed one (JAX's and jnp's helpers have no such names).
 """
 from __future__ import annotations
 
@@ -119,20 +121,24 @@ def lower_batch(items) -> list:
     try:
         lowered = jax.jit(outer).lower(*[s for _, specs in items for s in specs])
         text, module = lowered.as_text(), lowered.compiler_ir("stablehlo")
-    except Exception:
+        header, funcs = _split_functions(text)
+        func_ops = {str(op.attributes["sym_name"]).strip('"'): op for op in module.body.operations
+                    if op.operation.name == "func.func"}
+        calls = {name: _calls(op) for name, op in func_ops.items()}
+        callees = calls["main"]          # the outer function calls program k k-th
+        assert len(callees) == len(items) and set(funcs) == set(func_ops)
+    except Exception:                    # not one module to cut: lower each alone
         return [_alone(fn, specs) for fn, specs in items]
-    header, funcs = _split_functions(text)
-    func_ops = {str(op.attributes["sym_name"]).strip('"'): op for op in module.body.operations
-                if op.operation.name == "func.func"}
-    calls = {name: _calls(op) for name, op in func_ops.items()}
-    callees = calls["main"]          # the outer function calls program k k-th
     for k, (fn, specs) in enumerate(items):
+        name = getattr(fn, "__name__", "")
         names = _result_names(treedefs[k], len(_signature(func_ops[callees[k]]).results))
-        if names is None or len(callees) != len(items):
+        if names is None or not name.isidentifier():
             results[k] = _alone(fn, specs)
             continue
-        module_name = f"jit_{getattr(fn, '__name__', 'fn')}"
-        results[k] = _standalone(callees[k], module_name, header, funcs, func_ops, calls, names)
+        try:
+            results[k] = _standalone(callees[k], f"jit_{name}", header, funcs, func_ops, calls, names)
+        except Exception:
+            results[k] = _alone(fn, specs)
     return results
 
 

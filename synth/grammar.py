@@ -86,11 +86,20 @@ def _fail(path, line, msg):
     raise GrammarError(f"{path}:{line}: {msg}")
 
 
+_CODE = re.compile(r'(?:"(?:[^"\\]|\\.)*"|/(?:[^/\\\n]|\\.)+/[a-z]*|[^"/]|/(?!/))*')
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """(code, comment) of a grammar line; `//` inside a "literal" or /regexp/ is code."""
+    code = _CODE.match(line).group(0)
+    return code, line[len(code) + 2:] if line[len(code):].startswith("//") else ""
+
+
 def _annotations(path, text):
     """alias -> (line, annotation text), for lines with `-> alias //@ ...`."""
     found = {}
     for n, line in enumerate(text.splitlines(), 1):
-        code, _, comment = line.partition("//")
+        code, comment = _split_comment(line)
         if not code.strip():
             continue
         annot = _ANNOT.search("//" + comment) if comment else None

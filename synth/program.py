@@ -175,8 +175,12 @@ class Program:
 
     @property
     def depth(self) -> int:
-        """Longest chain of operations from an input to an output, bodies excluded."""
-        return nx.dag_longest_path_length(self.graph) if self.steps else 0
+        """Most operations on one path through the dataflow graph, bodies excluded."""
+        g, depth = self.graph, {}
+        for v in nx.topological_sort(g):
+            ops = [depth[u] for u in g.predecessors(v)]
+            depth[v] = (g.nodes[v]["kind"] == "op") + max(ops, default=0)
+        return max(depth.values(), default=0)
 
     @cached_property
     def structural_hash(self) -> str:

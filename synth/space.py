@@ -108,26 +108,28 @@ class Space:
         raise NoProgram(f"no program found for signature {', '.join(map(str, sig))} in {tries} tries")
 
     def _sample_steps(self, rng, inputs):
+        """At most `target` top-level steps; the last ones go to inputs not yet used."""
         target = rng.randint(1, self.config.max_ops)
         types, used, steps = list(inputs), [False] * len(inputs), []
         n = len(inputs)
         for _ in range(8 * (target + n)):
-            unused_inputs = [i for i in range(n) if not used[i]]
-            if len(steps) >= target and not unused_inputs:
+            if len(steps) >= target:
                 break
+            unused_inputs = [i for i in range(n) if not used[i]]
             alt = self.pick_alt(rng)
             apps = self.apps(alt, tuple(types))
-            if not apps and alt.rule.needs and len(steps) + 1 < target + n:
+            if not apps and alt.rule.needs and len(steps) + 2 <= target and not unused_inputs:
                 self._produce(rng, alt.rule.needs, types, used, steps)
                 apps = self.apps(alt, tuple(types))
-            if len(steps) >= target:       # overtime: only steps that use a forgotten input
+            if unused_inputs and target - len(steps) <= len(unused_inputs):
+                # no budget left to spare: only steps that use a forgotten input
                 apps = [a for a in apps if any(s in unused_inputs for s in a.slots if isinstance(s, int))]
             elif rng.random() < 0.7:       # prefer consuming unused values, so few are returned
                 fresh = [a for a in apps if any(isinstance(s, int) and not used[s] for s in a.slots)]
                 apps = fresh or apps
             if apps:
                 self._append(Step(alt, rng.choice(apps), ()), rng, types, used, steps)
-        if all(used[:n]):
+        if all(used[:n]) and len(steps) <= target:
             return Program(tuple(inputs), tuple(steps))
         return None
 

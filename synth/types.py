@@ -41,10 +41,6 @@ class Type(NamedTuple):
             n *= d
         return n
 
-    @property
-    def jnp_dtype(self) -> str:
-        return DTYPES[self.dtype][1]
-
     def spec(self):
         """The `jax.ShapeDtypeStruct` of this type."""
         import jax
@@ -74,11 +70,3 @@ def parse_signature(text: str) -> tuple[Type, ...]:
 
 def format_signature(types) -> str:
     return ", ".join(map(str, types))
-
-
-def dtype_of_jnp(spelling: str) -> str:
-    """`jnp.float32` -> `f32`."""
-    for short, (_, jnp_name) in DTYPES.items():
-        if jnp_name == spelling:
-            return short
-    raise KeyError(spelling)

@@ -273,3 +273,17 @@ def test_records_not_utf8(capsys, tmp_path):
     (tmp_path / "records-00000.jsonl").write_bytes(json.dumps(RECORD).encode() + b"\n" + NOT_UTF8)
     msg = fails(capsys, ["coverage", tmp_path])
     assert msg.startswith(f"jaxsynth: error: {tmp_path / 'records-00000.jsonl'}:2: "), msg
+
+
+def test_sample_gives_up_when_the_grammar_runs_dry(capsys, tmp_path, grammar):
+    weights = tmp_path / "w.txt"
+    weights.write_text("".join(f"{a.name} = {1 if a.name == 'logical_not' else 0}\n" for a in grammar.alts))
+    out = tmp_path / "out"
+    msg = fails(capsys, ["sample", "-n", "5", "--inputs", "bool[]", "--max-ops", "1", "--weights", weights,
+                         "--shard-size", "5", "--workers", "1", "--out", out])
+    assert msg.startswith(f"jaxsynth: error: {out}: no new program in the last 100 draws (1 distinct so far)"), msg
+
+
+def test_unwritable_out_is_one_line(capsys):
+    msg = fails(capsys, ["sample", "-n", "1", "--workers", "1", "--out", "/proc/self"])
+    assert msg.startswith("jaxsynth: error: /proc/self/manifest.json: cannot write"), msg

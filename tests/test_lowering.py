@@ -49,23 +49,6 @@ def test_extract_a_users_function(tmp_path, capsys):
     assert counts["stablehlo.tanh"] == 1 and counts["stablehlo.dot_general"] == 1 and counts["stablehlo.reduce"] == 1
 
 
-def test_reused_context_lowers_exactly_as_a_fresh_one(space, grammar):
-    """The pipeline's speed-up (one MLIR context for many lowerings) changes no byte."""
-    import random
-
-    from jaxsynth.lowering import load_function, reused_context
-    from jaxsynth.synth.printer import to_source
-    programs = [space.sample(random.Random(f"ctx:{k}")) for k in range(300)]
-    jobs = [(to_source(p.tree, grammar), [t.spec() for t in p.inputs]) for p in programs]
-    fresh = [lower(load_function(src), specs) for src, specs in jobs]
-    from jax._src.interpreters import mlir
-    with reused_context(uses=100):           # also crosses context replacements
-        assert mlir.make_ir_context() is mlir.make_ir_context()
-        reused = [lower(load_function(src), specs) for src, specs in jobs]
-    assert mlir.make_ir_context() is not mlir.make_ir_context()
-    assert reused == fresh
-
-
 def test_batched_lowering_equals_standalone(space, grammar):
     """300 programs lowered 50 to a module: each text and count equals its own lowering,
     helpers shared across the batch attributed to every program that calls them."""

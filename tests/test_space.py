@@ -187,3 +187,21 @@ def test_broadcast_matches_numpy(shapes):
     except ValueError:
         expected = None
     assert _broadcast(*shapes) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), max_ops=st.integers(1, 4))
+def test_max_ops_bounds_the_top_level_steps(grammar, seed, max_ops):
+    program = Space(grammar, Config(max_ops=max_ops)).sample(random.Random(seed))
+    assert 1 <= len(program.steps) <= max_ops
+    assert all(program.graph.out_degree(f"x{i}") for i in range(len(program.inputs)))
+
+
+def test_depth_counts_operations(grammar):
+    space = Space(grammar)
+    sig = parse_signature("f32[4]")
+    arange, mul = grammar.by_name["arange"], grammar.by_name["mul"]
+    a_range = next(a for a in space.apps(arange, sig) if a.result == sig[0])
+    a_mul = next(a for a in space.apps(mul, sig + (sig[0],)) if a.slots == (0, 1))
+    p = Program(sig, (Step(arange, a_range), Step(mul, a_mul)))
+    assert p.depth == 2      # arange, then the product: two operations on one path
