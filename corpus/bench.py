@@ -25,6 +25,7 @@ def naive(recipe, n: int, out: Path) -> float:
     """Programs/s of the naive loop over the recipe's first n programs."""
     import jax
     grammar, space, _ = build(recipe)
+    jax.clear_caches()
     programs = [space.sample(random.Random(f"{recipe.seed}:{k}"), recipe.inputs) for k in range(n)]
     sources = [(to_source(p.tree, grammar), [t.spec() for t in p.inputs]) for p in programs]
     start = time.perf_counter()
@@ -45,6 +46,7 @@ def profile(recipe, n: int) -> dict[str, float]:
     """Milliseconds per program of each stage, one process."""
     import jax
     grammar, space, _ = build(recipe)
+    jax.clear_caches()          # what the naive loop left there slows lowering down
     sources = []
     stages = dict.fromkeys(["sample", "print", "exec", "trace+lower", "as_text", "count ops", "hash", "json"], 0.0)
     for k in range(n):

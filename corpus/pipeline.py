@@ -149,12 +149,25 @@ class _Deferred:
         return make_shard(*self.args)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit when the driver dies (kill -9 leaves no one to stop us)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class _Processes:
     def __init__(self, workers):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         # spawn: forking a process in which JAX already runs can deadlock
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
         self.parallelism = workers
 
     def submit(self, *args):

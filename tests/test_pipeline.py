@@ -18,6 +18,14 @@ def _bytes(d):
     return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
 
 
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 def _sample(out, *extra):
     argv = ["sample", "-n", "40", "--seed", "3", "--shard-size", "10", "--out", str(out), *extra]
     assert main(argv) == 0
@@ -50,9 +58,15 @@ def test_resume_after_kill_9(tmp_path):
             except (OSError, ValueError, KeyError):
                 pass
             time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGKILL)       # the driver and its workers, mid-run
+        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+        os.kill(proc.pid, signal.SIGKILL)         # the driver, mid-run
     finally:
         proc.wait()
+    deadline = time.monotonic() + 30              # its workers notice and exit
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workers and not any(_alive(p) for p in workers), "no orphaned workers"
     m = json.loads((out / "manifest.json").read_text())
     assert not m["complete"] and 3 <= len(m["shards"]) < 15, "killed mid-way"
 
