@@ -178,7 +178,7 @@ class _Processes:
         # stop them rather than let them hold the cores
         for process in list(getattr(self.pool, "_processes", {}).values()):
             process.terminate()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)   # returns at once: no worker left
 
 
 class _Ray:

@@ -129,7 +129,7 @@ class Space:
                 apps = fresh or apps
             if apps:
                 self._append(Step(alt, rng.choice(apps), ()), rng, types, used, steps)
-        if all(used[:n]) and len(steps) <= target:
+        if all(used[:n]):
             return Program(tuple(inputs), tuple(steps))
         return None
 
