@@ -10,24 +10,22 @@ follows, stage by stage, to show where the time goes.
 from __future__ import annotations
 
 import json
-import random
 import tempfile
 import time
 from pathlib import Path
 
 from ..lowering import count_ops, load_function, lower_batch
 from ..synth.printer import to_source
-from .pipeline import Run, build, executor
+from .pipeline import Run, build, executor, programs
 from .records import BATCH
 
 
 def naive(recipe, n: int, out: Path) -> float:
     """Programs/s of the naive loop over the recipe's first n programs."""
     import jax
-    grammar, space, _ = build(recipe)
+    grammar = build(recipe)[0]
     jax.clear_caches()
-    programs = [space.sample(random.Random(f"{recipe.seed}:{k}"), recipe.inputs) for k in range(n)]
-    sources = [(to_source(p.tree, grammar), [t.spec() for t in p.inputs]) for p in programs]
+    sources = [(to_source(p.tree, grammar), [t.spec() for t in p.inputs]) for _, p in programs(recipe, 0, n)]
     start = time.perf_counter()
     for k, (source, specs) in enumerate(sources):
         text = jax.jit(load_function(source)).lower(*specs).as_text()
@@ -45,13 +43,13 @@ def pipeline(recipe, n: int, out: Path, workers: int, shard_size: int) -> float:
 def profile(recipe, n: int) -> dict[str, float]:
     """Milliseconds per program of each stage, one process."""
     import jax
-    grammar, space, _ = build(recipe)
+    grammar = build(recipe)[0]
     jax.clear_caches()          # what the naive loop left there slows lowering down
-    sources = []
+    sources, made = [], programs(recipe, 0, n)
     stages = dict.fromkeys(["sample", "print", "exec", "trace+lower", "as_text", "count ops", "hash", "json"], 0.0)
-    for k in range(n):
+    for _ in range(n):
         t0 = time.perf_counter()
-        p = space.sample(random.Random(f"{recipe.seed}:{k}"), recipe.inputs)
+        _, p = next(made)
         t1 = time.perf_counter()
         source = to_source(p.tree, grammar)
         t2 = time.perf_counter()

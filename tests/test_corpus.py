@@ -108,3 +108,13 @@ def test_enumerate_cli(tmp_path, capsys):
     assert lines[2] == f"total: {c1 + c2}"
     assert main(["enumerate", "--max-ops", "2", "--inputs", "f32[2]", "--dims", "2", "--index", str(c1)]) == 0
     assert "def f(x0):" in capsys.readouterr().out
+
+
+def test_bench_reports_both_rates_and_their_ratio(capsys):
+    assert main(["bench", "-n", "20", "--workers", "1", "--shard-size", "10", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("naive loop") and lines[1].startswith("jaxsynth pipeline")
+    assert lines[2].startswith("ratio: ") and lines[3].startswith("work per program")
+    result = json.loads(lines[-1])
+    assert result["ratio"] == pytest.approx(result["pipeline"] / result["naive"])
+    assert {"sample", "trace+lower", "json"} <= set(result["stages_ms"])
