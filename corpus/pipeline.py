@@ -183,14 +183,18 @@ class _Processes:
 
 class _Ray:
     def __init__(self, address):
+        """Join the cluster at `address` (HOST:PORT, or auto: the one recorded on
+        this machine); without one, start a private local Ray. Ray's own default
+        would join a cluster recorded on the machine or named by RAY_ADDRESS."""
         try:
             import ray
         except ImportError:
             raise CorpusError("--backend ray: Ray is not installed (pip install -e \".[ray]\")") from None
-        if not ray.is_initialized():
+        self.ray, self.started = ray, not ray.is_initialized()
+        if self.started:
             try:
-                ray.init(address=None if address in (None, "local") else address,
-                         include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+                ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                         logging_level="ERROR")
             except Exception as e:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise CorpusError(f"--address {address or 'local'}: cannot start or reach Ray: {first}") from None
@@ -201,7 +205,8 @@ class _Ray:
         return self.task.remote(*args).future()
 
     def shutdown(self):
-        pass
+        if self.started:        # a Ray we started ends with the run; one we joined lives on
+            self.ray.shutdown()
 
 
 def executor(workers: int, backend: str = "local", address: str | None = None):
@@ -286,6 +291,8 @@ class Run:
             differ = [k for k in keys if old.get(k) != self.manifest[k]]
             if differ:
                 raise CorpusError(f"--resume {self.out}: made with other options (differs in: {', '.join(differ)})")
+            for partial in self.out.glob("*.partial"):     # writes a crash cut short
+                partial.unlink()
             return {s["number"]: s for s in old.get("shards", [])}
         if any(self.out.glob("records-*.jsonl")):
             raise CorpusError(f"{self.out}: holds record files but no manifest; choose another --out")

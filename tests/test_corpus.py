@@ -1,5 +1,8 @@
 """`jaxsynth sample` corpora: records, manifest, determinism, dedup, coverage, weights."""
 import json
+import random
+import re
+from collections import Counter
 
 import duckdb
 import pandas as pd
@@ -7,7 +10,11 @@ import pytest
 
 from jaxsynth.corpus.cli import main
 from jaxsynth.corpus.records import read_records
-from jaxsynth.lowering import load_function, lower
+from jaxsynth.lowering import load_function, lower, universe
+from jaxsynth.synth.grammar import load_grammar
+from jaxsynth.synth.printer import to_source
+from jaxsynth.synth.rules import Pools
+from jaxsynth.synth.space import Config, Enumeration, Space
 from jaxsynth.synth.types import parse_signature
 
 N = 60
@@ -31,7 +38,6 @@ def _records(d):
 def test_records(corpus, grammar):
     records = _records(corpus)
     assert len(records) == N
-    assert len({r["hash"] for r in records}) == N, "no two records share a structural hash"
     for r in records[:20]:
         assert list(r) == ["id", "python", "inputs", "outputs", "stablehlo", "ops", "alternatives",
                            "size", "depth", "seed", "index", "hash"]
@@ -41,6 +47,37 @@ def test_records(corpus, grammar):
         assert fresh.text == r["stablehlo"]
         assert [{"op": k, "count": v} for k, v in fresh.ops.items()] == r["ops"]
         assert r["size"] == len(r["alternatives"]) >= 1
+
+
+def _regenerates(record, program, grammar):
+    assert record["python"] == to_source(program.tree, grammar)
+    assert (record["hash"], record["alternatives"], record["size"], record["depth"]) == \
+        (program.structural_hash, program.alternatives, program.size, program.depth)
+    assert record["inputs"] == [str(t) for t in program.inputs]
+    assert record["outputs"] == [str(t) for t in program.output_types]
+
+
+def test_records_regenerate_from_seed_and_index(corpus, grammar, space):
+    """README: `random.Random(f"{seed}:{index}")` regenerates the record's program."""
+    records = _records(corpus)
+    assert [r["index"] for r in records] == sorted(r["index"] for r in records)
+    for r in records:
+        assert r["id"] == f"s{r['seed']}-{r['index']}" and r["seed"] == 7
+        _regenerates(r, space.sample(random.Random(f"{r['seed']}:{r['index']}")), grammar)
+
+
+def test_enumerated_records_regenerate_from_their_index(pinned, tmp_path):
+    """An enumerated record's index is the program's global enumeration index."""
+    sig, out = "f32[2], bool[]", tmp_path / "e"
+    assert main(["enumerate", "--grammar", str(pinned), "--dims", "2,3", "--max-ops", "2", "--inputs", sig,
+                 "--shard", "1/4", "--workers", "1", "--out", str(out)]) == 0
+    grammar = load_grammar(pinned)
+    enum = Enumeration(Space(grammar, Config(pools=Pools(dims=(2, 3)))), parse_signature(sig))
+    records = _records(out)
+    assert len(records) > 50
+    for r in records:
+        assert r["id"] == f"e{r['index']}" and "seed" not in r
+        _regenerates(r, enum.program(*enum.locate(r["index"], 2)), grammar)
 
 
 def test_manifest(corpus, grammar):
@@ -70,22 +107,40 @@ def test_readers(corpus):
 
 
 def test_coverage(corpus, capsys):
+    """The report's numbers equal a recount from the records."""
     assert main(["coverage", str(corpus), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    ops = {o["op"] for r in _records(corpus) for o in r["ops"]}
-    assert report["covered"] == len(ops & set(report["ops"][i]["op"] for i in range(len(report["ops"]))))
-    assert {o["op"] for o in report["ops"]} == {op for op in ops if op.startswith(("stablehlo.", "chlo."))}
-    assert report["covered"] + len(report["never_hit"]) == report["universe"]
+    records = _records(corpus)
+    occurrences, programs, alternatives = Counter(), Counter(), Counter()
+    for r in records:
+        for o in r["ops"]:
+            occurrences[o["op"]] += o["count"]
+            programs[o["op"]] += 1
+        alternatives.update(r["alternatives"])
+    ours = {op for op in occurrences if op.startswith(("stablehlo.", "chlo."))}
+    assert report["programs"] == len(records)
+    assert {o["op"]: (o["count"], o["programs"]) for o in report["ops"]} == \
+        {op: (occurrences[op], programs[op]) for op in ours}
+    assert any(occurrences[op] > programs[op] for op in ours), "some op occurs twice in one program"
+    assert report["covered"] == len(ours) and report["never_hit"] == sorted(universe() - ours)
+    assert report["outside_universe"] == sorted(set(occurrences) - ours)
+    assert report["alternatives"] == dict(alternatives)
     counts = [o["count"] for o in report["ops"]]
     assert counts == sorted(counts, reverse=True)
     assert main(["coverage", str(corpus)]) == 0
-    assert "never hit" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert text.startswith(f"{len(records)} programs; {len(ours)} of {len(universe())} stablehlo/chlo ops")
+    top = report["ops"][0]
+    assert re.search(rf"^{re.escape(top['op'])}\s+{top['count']}\s+{top['programs']}\s", text, re.M)
 
 
 def test_show(corpus, capsys):
     assert main(["show", str(corpus), "-n", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.count("def f(") == 2 and "ops:" in out
+    for r in _records(corpus)[:2]:
+        assert f"── {r['id']}  {', '.join(r['inputs'])} -> {', '.join(r['outputs'])}" in out
+        assert r["python"].split("\n\n\n", 1)[1].rstrip() in out
+    assert out.count("def f(") == 2 and out.count("   ops: ") == 2
 
 
 def _share(d, op):
@@ -101,20 +156,25 @@ def test_raising_a_weight_raises_its_share(corpus, tmp_path):
     assert m["weights"]["sort"] == 40
 
 
-def test_enumerate_cli(tmp_path, capsys):
-    assert main(["enumerate", "--max-ops", "2", "--inputs", "f32[2]", "--dims", "2", "--count"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    c1, c2 = (int(line.split(": ")[1]) for line in lines[:2])
-    assert lines[2] == f"total: {c1 + c2}"
-    assert main(["enumerate", "--max-ops", "2", "--inputs", "f32[2]", "--dims", "2", "--index", str(c1)]) == 0
-    assert "def f(x0):" in capsys.readouterr().out
-
-
 def test_bench_reports_both_rates_and_their_ratio(capsys):
     assert main(["bench", "-n", "20", "--workers", "1", "--shard-size", "10", "--json"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("naive loop") and lines[1].startswith("jaxsynth pipeline")
     assert lines[2].startswith("ratio: ") and lines[3].startswith("work per program")
     result = json.loads(lines[-1])
+    assert result["naive"] > 0 and result["pipeline"] > 0
     assert result["ratio"] == pytest.approx(result["pipeline"] / result["naive"])
     assert {"sample", "trace+lower", "json"} <= set(result["stages_ms"])
+
+
+def test_bench_compares_the_same_work(grammar, tmp_path):
+    """Both sides of bench make the same (Python, StableHLO) pairs."""
+    from jaxsynth.corpus.bench import naive, pipeline
+    from jaxsynth.corpus.pipeline import Recipe
+    recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=1)
+    (tmp_path / "naive").mkdir()
+    naive(recipe, 12, tmp_path / "naive")
+    pipeline(recipe, 12, tmp_path / "pipe", 1, 12)
+    pairs = [json.loads((tmp_path / "naive" / f"{k}.json").read_text()) for k in range(12)]
+    assert [(p["python"], p["stablehlo"]) for p in pairs] == \
+        [(r["python"], r["stablehlo"]) for r in _records(tmp_path / "pipe")]

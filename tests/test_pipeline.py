@@ -11,7 +11,12 @@ import time
 import pytest
 
 from jaxsynth.corpus.cli import main
+from jaxsynth.corpus.pipeline import Recipe, _atomic_write, make_shard
 from jaxsynth.corpus.records import read_records
+from jaxsynth.synth.grammar import load_grammar
+from jaxsynth.synth.rules import Pools
+from jaxsynth.synth.space import Config, Enumeration, Space
+from jaxsynth.synth.types import parse_signature
 
 
 def _bytes(d):
@@ -126,11 +131,55 @@ def test_enumerate_shards_partition_the_index_space(grammar, tmp_path, capsys):
     assert hashes == {r["hash"] for r in read_records(tmp_path / "all")}, "together, the whole enumeration"
 
 
-def test_ray_backend_gives_the_same_bytes(reference, tmp_path):
+def test_ray_backend_gives_the_same_bytes(reference, tmp_path, monkeypatch):
+    """Without --address a private local Ray starts, and stops with the run: it
+    never joins a cluster recorded on the machine or named by RAY_ADDRESS (here
+    an address where nothing listens, so joining it would fail)."""
     import ray
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        _sample(tmp_path / "c", "--backend", "ray")
-    finally:
-        ray.shutdown()
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    _sample(tmp_path / "c", "--backend", "ray")
+    assert not ray.is_initialized()
     assert _bytes(tmp_path / "c") == _bytes(reference)
+
+
+def test_a_crash_before_the_rename_leaves_no_torn_shard(reference, tmp_path, monkeypatch):
+    """Shards are written to a temporary file and renamed into place: a crash
+    in between leaves the shard absent (an existing file whole), never
+    half-written, and --resume finishes the run to the same bytes."""
+    real_replace, out = os.replace, tmp_path / "c"
+
+    def crash_at(name):
+        def replace(src, dst):
+            if str(dst).endswith(name):
+                raise KeyboardInterrupt          # as if the process died here
+            real_replace(src, dst)
+        return replace
+
+    monkeypatch.setattr(os, "replace", crash_at("records-00002.jsonl"))
+    assert main(["sample", "-n", "40", "--seed", "3", "--shard-size", "10", "--workers", "1",
+                 "--out", str(out)]) == 130
+    assert sorted(p.name for p in out.glob("records-*.jsonl")) == ["records-00000.jsonl", "records-00001.jsonl"]
+    first = out / "records-00000.jsonl"
+    before = first.read_bytes()
+    monkeypatch.setattr(os, "replace", crash_at(first.name))
+    with pytest.raises(KeyboardInterrupt):
+        _atomic_write(first, b"new content\n")
+    assert first.read_bytes() == before
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert main(["sample", "-n", "40", "--seed", "3", "--shard-size", "10", "--workers", "1",
+                 "--out", str(out), "--resume"]) == 0
+    assert _bytes(out) == _bytes(reference), "same bytes, and no temporary file left behind"
+
+
+def test_a_shard_holds_each_hash_once(pinned):
+    """make_shard drops programs whose hash an earlier program of the shard has
+    (reorderings of independent statements, enumerated as distinct programs)."""
+    grammar = load_grammar(pinned)
+    config, inputs = Config(pools=Pools(dims=(2, 3))), parse_signature("f32[2], bool[]")
+    recipe = Recipe("enumerate", grammar.path, grammar.text, (), config, "statements", inputs=inputs, max_size=2)
+    enum = Enumeration(Space(grammar, config), inputs)
+    hashes = [enum.program(*enum.locate(k, 2)).structural_hash for k in range(2, 122)]
+    shard = make_shard(recipe, 0, 2, 122)
+    assert len(set(hashes)) < len(hashes), "the range holds reorderings"
+    assert [h for h, _, _ in shard.lines] == list(dict.fromkeys(hashes))
+    assert shard.duplicates == len(hashes) - len(set(hashes)) and not shard.failures

@@ -6,11 +6,12 @@ import networkx as nx
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import brute
 from jaxsynth.lowering import load_function
 from jaxsynth.synth.grammar import override_weights
 from jaxsynth.synth.printer import to_source
 from jaxsynth.synth.program import Program, Step
-from jaxsynth.synth.rules import Body, Pools
+from jaxsynth.synth.rules import Pools
 from jaxsynth.synth.space import Config, Enumeration, Space
 from jaxsynth.synth.types import DTYPES, parse_signature
 
@@ -85,53 +86,13 @@ def _small_space(grammar, names):
 SMALL = ("exp", "add", "sum", "transpose_all", "all", "cond", "fori_loop", "while_loop", "argmax", "switch")
 
 
-def _brute(space, inputs, size):
-    """Independent listing: every step sequence and every sub-program, by recursion."""
-    def chains(body, depth, k):
-        if k == 0:
-            yield ()
-            return
-        for alt in space.alts:
-            for app in space.body_apps(alt, body, depth):
-                inner = [b for b in app.slots if isinstance(b, Body)]
-                for s in range(k):
-                    for bodies in fill(inner, depth + 1, s):
-                        for rest in chains(body, depth, k - 1 - s):
-                            yield (Step(alt, app, bodies),) + rest
-
-    def fill(bodies, depth, s):
-        if not bodies:
-            if s == 0:
-                yield ()
-            return
-        for k in range(s + 1):
-            for c in chains(bodies[0], depth, k):
-                for rest in fill(bodies[1:], depth, s - k):
-                    yield (c,) + rest
-
-    def programs(steps, types, left):
-        if left == 0:
-            p = Program(inputs, steps)
-            if all(i not in p.outputs for i in range(len(inputs))):
-                yield p
-            return
-        for alt in space.alts:
-            for app in space.apps(alt, types):
-                inner = [b for b in app.slots if isinstance(b, Body)]
-                for s in range(left):
-                    for bodies in fill(inner, 1, s):
-                        yield from programs(steps + (Step(alt, app, bodies),), types + (app.result,), left - 1 - s)
-
-    return list(programs((), inputs, size))
-
-
 @pytest.mark.parametrize("sig", ["f32[2]", "f32[2,2], bool[]"])
 def test_counts_equal_brute_force(grammar, sig):
     space = _small_space(grammar, SMALL)
     inputs = parse_signature(sig)
     enum = Enumeration(space, inputs)
     for size in (1, 2, 3):
-        listed = _brute(space, inputs, size)
+        listed = brute.programs(space, inputs, size)
         assert enum.count(size) == len(listed) > 0
         unranked = [enum.program(size, i) for i in range(enum.count(size))]
         texts = [to_source(p.tree, space.grammar) for p in unranked]
@@ -168,14 +129,14 @@ def test_counts_equal_brute_force_property(grammar, names, sig):
     inputs = parse_signature(sig)
     enum = Enumeration(space, inputs)
     for size in (1, 2):
-        assert enum.count(size) == len(_brute(space, inputs, size))
+        assert enum.count(size) == len(brute.programs(space, inputs, size))
 
 
 def test_full_grammar_counts_equal_brute_force(grammar):
     space = Space(grammar, Config(pools=Pools(dims=(2,))))
     inputs = parse_signature("f32[2]")
     enum = Enumeration(space, inputs)
-    assert [enum.count(k) for k in (1, 2)] == [len(_brute(space, inputs, k)) for k in (1, 2)]
+    assert [enum.count(k) for k in (1, 2)] == [len(brute.programs(space, inputs, k)) for k in (1, 2)]
 
 
 @given(shapes=st.lists(st.lists(st.integers(1, 3), max_size=4).map(tuple), min_size=1, max_size=3))

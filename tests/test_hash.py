@@ -1,0 +1,170 @@
+"""The structural hash: what it must tell apart, and what it must not.
+
+It tells apart programs that differ in an operation's attributes, in a
+sub-program, or in which operand fills which slot. It ignores variable names,
+the order of independent statements, the order of returned values, and
+whether a repeated subexpression is bound once or written twice (README,
+"Programs, enumeration and the hash"). Records are deduplicated by this hash,
+so a hash that confuses two programs silently drops one of them.
+"""
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import brute
+import jaxsynth.synth.program as program_module
+from jaxsynth.synth.printer import to_source
+from jaxsynth.synth.program import Program, Step
+from jaxsynth.synth.rules import App, Pools
+from jaxsynth.synth.space import Config, Space
+from jaxsynth.synth.types import Type, parse_signature
+
+
+def step(space, name, types, slots=None, attrs=None, bodies=()):
+    """The step applying alternative `name` to these operand indices and attributes."""
+    alt = space.grammar.by_name[name]
+    for app in space.apps(alt, tuple(types)):
+        operands = tuple(s for s in app.slots if isinstance(s, int))
+        if (slots is None or operands == slots) and (attrs is None or app.attrs == attrs):
+            return Step(alt, app, bodies)
+    raise LookupError(f"no application of {name} to {slots} {attrs}")
+
+
+def body_step(space, name, t, current=0):
+    """A one-operand step inside a body chain of type t, applied to the current value
+    (`current`: its index in the chain's scope, after the body's other parameters)."""
+    return Step(space.grammar.by_name[name], App((current,), (), t))
+
+
+def program(sig, *steps):
+    return Program(parse_signature(sig), steps)
+
+
+def hashes(*programs):
+    return [p.structural_hash for p in programs]
+
+
+# ---------------------------------------------------------------- what it tells apart
+
+def test_attributes_tell_programs_apart(space):
+    sig = parse_signature("f32[2,3]")
+    by_axis = [program("f32[2,3]", step(space, "sum", sig, attrs=(ax, keep)))
+               for ax in ("0", "1") for keep in ("False", "True")]
+    by_shape = [program("f32[2,3]", step(space, "reshape", sig, attrs=(shape,))) for shape in ("(3, 2)", "(6,)")]
+    assert len(set(hashes(*by_axis))) == 4
+    assert len(set(hashes(*by_shape))) == 2
+
+
+def test_operand_positions_tell_programs_apart(space):
+    sig = parse_signature("f32[2], f32[2], bool[2]")
+    assert len(set(hashes(*(program("f32[2], f32[2], bool[2]", step(space, "sub", sig, slots=s))
+                            for s in ((0, 1), (1, 0)))))) == 2
+    assert len(set(hashes(*(program("f32[2], f32[2], bool[2]", step(space, "where", sig, slots=s))
+                            for s in ((2, 0, 1), (2, 1, 0)))))) == 2
+    # x0 - exp(x0) is not exp(x0) - x0
+    one = parse_signature("f32[2]")
+    e = step(space, "exp", one, slots=(0,))
+    a, b = (program("f32[2]", e, step(space, "sub", one + (e.app.result,), slots=s)) for s in ((0, 1), (1, 0)))
+    assert a.structural_hash != b.structural_hash
+
+
+def test_sub_programs_tell_programs_apart(space):
+    sig = parse_signature("f32[2], bool[]")
+    t = sig[0]
+    exp, sin = (body_step(space, n, t) for n in ("exp", "sin"))
+    conds = [program("f32[2], bool[]", step(space, "cond", sig, slots=(1, 0), bodies=bodies))
+             for bodies in [((), ()), ((exp,), ()), ((), (exp,)), ((sin,), ()), ((exp,), (sin,)), ((exp, sin), ())]]
+    assert len(set(hashes(*conds))) == len(conds)
+    exp, sin = (body_step(space, n, t, current=1) for n in ("exp", "sin"))    # after the index i
+    loops = [program("f32[2]", step(space, "fori_loop", sig[:1], attrs=(n,), bodies=(chain,)))
+             for n in ("2", "3") for chain in [(), (exp,), (sin,), (exp, sin)]]
+    assert len(set(hashes(*loops))) == len(loops)
+
+
+@pytest.mark.parametrize("sig", ["f32[2,3]", "f32[3], bool[]", "i32[], f32[2]"])
+def test_programs_of_one_statement_all_hash_apart(grammar, sig):
+    """A program of one top-level statement has no order, no outputs to permute
+    and nothing bound twice, so distinct derivations must hash apart. Listed by
+    brute force: every alternative of the grammar with every attribute the
+    pools allow, and every sub-program of one operation."""
+    space = Space(grammar, Config(pools=Pools(dims=(2, 3), floats=("2.0",), small_ints=(2,))))
+    inputs = parse_signature(sig)
+    for size in (1, 2):
+        single = [Program(inputs, (s,)) for s in brute.top_steps(space, inputs, size)]
+        single = [p for p in single if not set(range(len(inputs))) & set(p.outputs)]
+        assert len(single) >= (1 if size == 1 else 50), size
+        assert len({p.structural_hash for p in single}) == len(single), f"size {size}: hash collision"
+
+
+# ---------------------------------------------------------------- what it ignores
+
+def test_names_do_not_matter(space, monkeypatch):
+    programs = [space.sample(random.Random(f"names:{k}")) for k in range(100)]
+    before = hashes(*programs)
+    monkeypatch.setattr(program_module, "input_name", lambda i: f"arg_{i}")
+    monkeypatch.setattr(program_module, "value_name", lambda i: f"tmp_{i}")
+    renamed = [Program(p.inputs, p.steps) for p in programs]
+    assert "arg_0" in to_source(renamed[0].tree, space.grammar)
+    assert hashes(*renamed) == before
+
+
+def reorder(p: Program, rng: random.Random) -> Program:
+    """The same computation with its statements in another valid order."""
+    n, deps = len(p.inputs), []
+    for s in p.steps:
+        deps.append({x - n for x in s.app.slots if isinstance(x, int) and x >= n})
+    order, placed = [], set()
+    while len(order) < len(p.steps):
+        ready = [k for k in range(len(p.steps)) if k not in placed and deps[k] <= placed]
+        k = rng.choice(ready)
+        order.append(k)
+        placed.add(k)
+    new_index = {old: n + new for new, old in enumerate(order)}
+
+    def remap(x):
+        return new_index[x - n] if isinstance(x, int) and x >= n else x
+
+    steps = tuple(p.steps[k]._replace(app=p.steps[k].app._replace(slots=tuple(map(remap, p.steps[k].app.slots))))
+                  for k in order)
+    return Program(p.inputs, steps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32), shuffle=st.integers(0, 2**32))
+def test_independent_statement_order_and_output_order_do_not_matter(space, seed, shuffle):
+    p = space.sample(random.Random(seed))
+    q = reorder(p, random.Random(shuffle))
+    assert sorted(map(str, q.output_types)) == sorted(map(str, p.output_types))
+    assert q.structural_hash == p.structural_hash
+
+
+def test_reordering_does_change_the_text(space):
+    """The invariance above is not vacuous: reordered programs print differently,
+    returned values included."""
+    rng = random.Random(0)
+    texts_differ = returns_differ = 0
+    for k in range(200):
+        p = space.sample(random.Random(f"order:{k}"))
+        q = reorder(p, rng)
+        a, b = (to_source(x.tree, space.grammar) for x in (p, q))
+        texts_differ += a != b
+        returns_differ += p.output_types != q.output_types
+    assert texts_differ > 50 and returns_differ > 10
+
+
+def test_bound_once_or_written_twice(space):
+    sig = parse_signature("f32[3]")
+    e = step(space, "exp", sig, slots=(0,))
+    t = e.app.result
+    once = program("f32[3]", e, step(space, "add", sig + (t,), slots=(1, 1)))
+    twice = program("f32[3]", e, e, step(space, "add", sig + (t, t), slots=(1, 2)))
+    other = program("f32[3]", e, step(space, "sin", sig, slots=(0,)), step(space, "add", sig + (t, t), slots=(1, 2)))
+    assert once.structural_hash == twice.structural_hash != other.structural_hash
+
+
+def test_signature_matters(space):
+    sig = parse_signature("f32[3]")
+    p = program("f32[3]", step(space, "exp", sig))
+    assert Program(parse_signature("f32[4]"), p.steps).structural_hash != p.structural_hash
+    assert Program((Type("f32", (3,)),), p.steps).structural_hash == p.structural_hash
