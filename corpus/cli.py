@@ -7,6 +7,7 @@ corpus that is already written is never touched.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -16,10 +17,11 @@ from pathlib import Path
 from ..lowering import LoweringError, load_function, lower, universe
 from ..synth.grammar import GrammarError, load_grammar, override_weights, read_weights_file
 from ..synth.printer import STYLES
-from ..synth.rules import Pools
+from ..synth.rules import SHAPES, Pools
 from ..synth.space import Config, Enumeration, NoProgram, Space
 from ..synth.types import SignatureError, parse_signature
 from .coverage import Coverage, format_report
+from .quality import Quality
 from .pipeline import Recipe, Run, build, executor
 from .records import MANIFEST, CorpusError, read_records, versions
 
@@ -73,7 +75,9 @@ def build_parser() -> Parser:
         s.add_argument("--weight", action="append", default=[], metavar="ALT=W", help="override a weight")
         s.add_argument("--weights", type=Path, help="file of NAME = WEIGHT lines")
         s.add_argument("--inputs", help='input signature, e.g. "f32[4,8], f32[8]"')
-        s.add_argument("--dims", type=_dims, default=Pools().dims, help="dimension pool (default 1,2,3,4,8)")
+        s.add_argument("--shapes", choices=SHAPES, default="tiny",
+                       help="shape profile: tiny dims (default) or realistic model shapes (batch, features, images)")
+        s.add_argument("--dims", type=_dims, help="dimension pool (default: the profile's; tiny: 1,2,3,4,8)")
         s.add_argument("--style", choices=STYLES, default="statements", help="how programs are printed")
         s.add_argument("--out", type=Path, help="corpus directory to write")
         s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
@@ -131,6 +135,11 @@ def _grammar(args):
             raise UsageError(f"--weight {w}: expected ALT=WEIGHT")
         items.append((f"--weight {w}", name.strip(), value.strip()))
     return override_weights(grammar, items) if items else grammar
+
+
+def _pools(args) -> Pools:
+    pools = SHAPES[args.shapes]
+    return dataclasses.replace(pools, dims=args.dims) if args.dims else pools
 
 
 def _signature(text):
@@ -194,7 +203,7 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
 def cmd_sample(args):
     grammar = _grammar(args)
     inputs = _signature(args.inputs)
-    config = Config(pools=Pools(dims=args.dims), max_ops=args.max_ops)
+    config = Config(pools=_pools(args), max_ops=args.max_ops)
     space = Space(grammar, config)
     for i, t in enumerate(inputs or ()):
         if not any(i in app.slots for a in space.alts for app in space.apps(a, inputs)):
@@ -208,7 +217,7 @@ def cmd_enumerate(args):
     inputs = _signature(args.inputs)
     if inputs is None:
         raise UsageError("--inputs: enumerate needs an input signature")
-    config = Config(pools=Pools(dims=args.dims))
+    config = Config(pools=_pools(args))
     enum = Enumeration(Space(grammar, config), inputs)
     counts = enum.counts(args.max_ops)
     total = sum(counts)
@@ -247,11 +256,25 @@ def _read_manifest(path):
         return {}
 
 
+def _corpus_grammar(manifest: dict):
+    """The grammar a corpus was made with, if its file is still the same; else the packaged one."""
+    path = manifest.get("grammar")
+    if isinstance(path, str):
+        try:
+            grammar = load_grammar(path)
+            if grammar.sha256 == manifest.get("grammar_sha256"):
+                return grammar
+        except GrammarError:
+            pass
+    return load_grammar()
+
+
 def cmd_coverage(args):
-    cov = Coverage()
+    manifest = _read_manifest(args.dir)
+    cov = Coverage(Quality(_corpus_grammar(manifest)))
     for record in read_records(args.dir):
         cov.add(record)
-    report = cov.report(_read_manifest(args.dir).get("weights", {}))
+    report = cov.report(manifest.get("weights", {}))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 

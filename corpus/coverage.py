@@ -1,4 +1,5 @@
-"""Coverage of StableHLO/CHLO ops and of grammar alternatives over records.
+"""Coverage of StableHLO/CHLO ops and of grammar alternatives over records,
+and the quality of the programs (`quality`).
 
 The universe is what the installed jaxlib registers (`lowering.universe()`);
 ops outside it (func.func, func.call, ...) are counted and listed apart.
@@ -9,10 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..lowering import universe
+from .quality import Quality, format_quality
 
 
 @dataclass
 class Coverage:
+    quality: Quality
     programs: int = 0
     occurrences: Counter = field(default_factory=Counter)      # op -> times seen
     programs_with: Counter = field(default_factory=Counter)    # op -> programs containing it
@@ -24,6 +27,7 @@ class Coverage:
             self.occurrences[item["op"]] += item["count"]
             self.programs_with[item["op"]] += 1
         self.alternatives.update(record["alternatives"])
+        self.quality.add(record)
 
     def report(self, alternatives=()) -> dict:
         """Plain data: ops by count, coverage of the universe, what was never hit.
@@ -40,6 +44,7 @@ class Coverage:
             "never_hit": sorted(u - set(hit)),
             "alternatives": dict(sorted(self.alternatives.items(), key=lambda kv: (-kv[1], kv[0]))),
             "alternatives_never_used": sorted(set(alternatives) - set(self.alternatives)),
+            "quality": self.quality.report(),
         }
 
 
@@ -55,4 +60,5 @@ def format_report(r: dict) -> str:
         lines.append(f"outside the universe: {' '.join(r['outside_universe'])}")
     lines.append(f"alternatives never used ({len(r['alternatives_never_used'])}): "
                  + " ".join(r["alternatives_never_used"]))
+    lines += ["", format_quality(r["quality"])]
     return "\n".join(lines)

@@ -17,6 +17,7 @@ makes the rest again.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -54,15 +55,18 @@ class Recipe:
     max_size: int = 0                  # enumerate: sizes 1..max_size
 
     def describe(self) -> dict:
-        c = self.config
-        return {"command": self.kind, "seed": self.seed if self.kind == "sample" else None,
-                "inputs": [str(t) for t in self.inputs] if self.inputs else None,
-                "max_size": self.max_size or None,
-                "config": {**({"max_ops": c.max_ops, "max_body_ops": c.max_body_ops,
-                                "max_inputs": c.max_inputs} if self.kind == "sample" else {}),
-                           "max_depth": c.max_depth, "dims": list(c.pools.dims),
-                           "floats": list(c.pools.floats), "small_ints": list(c.pools.small_ints),
-                           "style": self.style}}
+        """The run's options as JSON data, for the manifest (and --resume's comparison)."""
+        config = dataclasses.asdict(self.config)
+        if self.kind != "sample":
+            for key in SAMPLING_ONLY:
+                del config[key]
+        return json.loads(json.dumps({
+            "command": self.kind, "seed": self.seed if self.kind == "sample" else None,
+            "inputs": [str(t) for t in self.inputs] if self.inputs else None,
+            "max_size": self.max_size or None, "config": {**config, "style": self.style}}))
+
+
+SAMPLING_ONLY = ("max_ops", "max_body_ops", "max_inputs")     # fields of Config enumeration ignores
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ names file:line.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -26,7 +27,14 @@ SLOT_KINDS = {"expr": "e", "term": "e", "lam": "l"}
 
 _ALIAS = re.compile(r"->\s*(\w+)")
 _ANNOT = re.compile(r"//@\s*(.*?)\s*$")
-_SPEC = re.compile(r"^(\w+)\s*(?:\(([^)]*)\))?\s*(?:w\s*=\s*(\S+))?$")
+_SPEC = re.compile(r"^(\w+)\s*(?:\(([^)]*)\))?((?:\s+[\w=.+\-]+)*)\s*$")
+
+# flags an annotation may carry after its rule, and what each means
+FLAGS = {
+    "distinct": "equal operands make the result trivial (x - x, x < x): operands are distinct "
+                "values, and sub-programs are not all the same",
+    "shape": "reads only its operand's shape (zeros_like): not a use of the operand's value",
+}
 
 
 class GrammarError(ValueError):
@@ -43,6 +51,16 @@ class Alt:
     origin: str                 # 'term' or 'infix'
     expansion: tuple            # Lark symbols, in order
     line: int
+    flags: frozenset = frozenset()     # of FLAGS
+
+    @property
+    def distinct(self) -> bool:
+        return "distinct" in self.flags
+
+    @property
+    def reads(self) -> bool:
+        """Whether the operation reads its operands' values (not only their shapes)."""
+        return "shape" not in self.flags
 
     @property
     def has_bodies(self) -> bool:
@@ -77,8 +95,7 @@ class Grammar:
 
     def with_weights(self, overrides: dict[str, float]) -> "Grammar":
         """A copy with some weights replaced; names must be alternatives."""
-        alts = tuple(Alt(a.name, a.rule, a.args, overrides.get(a.name, a.weight), a.origin,
-                         a.expansion, a.line) for a in self.alts)
+        alts = tuple(dataclasses.replace(a, weight=overrides.get(a.name, a.weight)) for a in self.alts)
         return Grammar(self.path, self.text, self.lark, alts, self.literals, {**self.overrides, **overrides})
 
 
@@ -118,8 +135,16 @@ def _parse_spec(path, line, name, spec):
     m = _SPEC.match(spec)
     if not m:
         _fail(path, line, f"alternative {name!r}: malformed annotation {spec!r} "
-                          "(expected RULE, RULE(ARGS) and optional w=NUMBER)")
-    rule_name, args, weight = m.groups()
+                          "(expected RULE or RULE(ARGS), then optional w=NUMBER and flags)")
+    rule_name, args, rest = m.groups()
+    weight, flags = None, set()
+    for word in re.sub(r"\s*=\s*", "=", rest).split():
+        if word.startswith("w="):
+            weight = word[2:]
+        elif word in FLAGS:
+            flags.add(word)
+        else:
+            _fail(path, line, f"alternative {name!r}: unknown flag {word!r} (one of {', '.join(FLAGS)}, or w=NUMBER)")
     if rule_name not in REGISTRY:
         _fail(path, line, f"alternative {name!r}: unknown type rule {rule_name!r}")
     rule = REGISTRY[rule_name]
@@ -137,7 +162,7 @@ def _parse_spec(path, line, name, spec):
         w = -1.0
     if not (w > 0) or w == float("inf"):
         _fail(path, line, f"alternative {name!r}: weight must be a positive number, got {weight!r}")
-    return rule, args, w
+    return rule, args, w, frozenset(flags)
 
 
 def _lark_error_line(e, text) -> int:
@@ -181,13 +206,13 @@ def load_grammar(path=None, text: str | None = None) -> Grammar:
             _fail(path, line, f"alternative {r.alias!r} of rule {origin!r}: operations belong to {' or '.join(OP_RULES)}")
         if spec is None:
             _fail(path, line, f"alternative {r.alias!r} has no //@ annotation")
-        rule, args, weight = _parse_spec(path, line, r.alias, spec)
+        rule, args, weight, flags = _parse_spec(path, line, r.alias, spec)
         slots = "".join(SLOT_KINDS.get(s.name, "?") for s in r.expansion if isinstance(s, NonTerminal))
         attrs = sum(1 for s in r.expansion if isinstance(s, Terminal) and not s.filter_out)
         if slots != rule.slots or attrs != rule.attrs:
             _fail(path, line, f"alternative {r.alias!r} has slots {slots or 'none'!r} and {attrs} attribute(s); "
                               f"rule {rule.name!r} needs slots {rule.slots or 'none'!r} and {rule.attrs}")
-        alts.append(Alt(r.alias, rule, args, weight, origin, tuple(r.expansion), line))
+        alts.append(Alt(r.alias, rule, args, weight, origin, tuple(r.expansion), line, flags))
     if not alts:
         _fail(path, 1, "no operation alternatives (aliased alternatives of term/infix)")
     alts.sort(key=lambda a: a.line)

@@ -66,15 +66,16 @@ def chain_scope(body: Body) -> tuple[tuple[str, Type], ...]:
     return tuple(p for i, p in enumerate(body.params) if i != start)
 
 
-def op_tree(step: Step, refs) -> Tree:
-    """The tree of one step, given the trees (or name tokens) of the values in scope."""
+def op_tree(step: Step, refs, outer) -> Tree:
+    """The tree of one step, given the trees (or name tokens) of the values in
+    its scope (`refs`) and of the values its sub-programs may capture (`outer`)."""
     slots, attrs, chains = iter(step.app.slots), iter(step.app.attrs), iter(step.bodies)
     children = []
     for sym in step.alt.expansion:
         if isinstance(sym, NonTerminal):
             slot = next(slots)
             if isinstance(slot, Body):
-                body = body_tree(slot, next(chains))
+                body = body_tree(slot, next(chains), outer)
                 if sym.name == "lam":
                     body = Tree("lam", [Token("NAME", n) for n, _ in slot.params] + [body])
                 children.append(body)
@@ -85,12 +86,31 @@ def op_tree(step: Step, refs) -> Tree:
     return Tree(step.alt.name, children)
 
 
-def body_tree(body: Body, chain) -> Tree | Token:
+def body_tree(body: Body, chain, outer) -> Tree | Token:
+    """A sub-program's expression: its chain applied to its start parameter.
+    A chain step sees the body's other parameters, the current value, then
+    the enclosing program's values (`outer`, captured by the lambda)."""
     scope = [_ref(n) for n, _ in chain_scope(body)]
     cur = _ref(body.params[chain_start(body)][0])
     for step in chain:
-        cur = op_tree(step, scope + [cur])
+        cur = op_tree(step, scope + [cur] + list(outer), outer)
     return cur
+
+
+def reads(step: Step) -> list[int]:
+    """The operand indices whose values the step reads (not those it reads only the shape of)."""
+    return [s for s in step.app.slots if isinstance(s, int)] if step.alt.reads else []
+
+
+def captures(step: Step) -> list[int]:
+    """The enclosing program's values that the step's sub-programs read, in chain order."""
+    out = []
+    for body, chain in zip((b for b in step.app.slots if isinstance(b, Body)), step.bodies):
+        local = len(chain_scope(body)) + 1
+        for s in chain:
+            out += [j - local for j in reads(s) if j >= local]
+            out += captures(s)          # nested sub-programs see the same enclosing values
+    return out
 
 
 def _body_ops(step: Step):
@@ -112,8 +132,9 @@ class Program:
 
     @cached_property
     def outputs(self) -> tuple[int, ...]:
-        """Values nobody uses (the sinks): the program returns all of them."""
-        used = {s for st in self.steps for s in st.app.slots if isinstance(s, int)}
+        """Values nobody reads (the sinks): the program returns all of them.
+        A capture by a sub-program is a read; a shape-only use is not."""
+        used = {s for st in self.steps for s in reads(st) + captures(st)}
         return tuple(i for i in range(len(self.types)) if i not in used)
 
     def name(self, i: int) -> str:
@@ -145,7 +166,7 @@ class Program:
         """The derivation tree, one statement per step."""
         n = len(self.inputs)
         refs = [Token("NAME", self.name(i)) for i in range(len(self.types))]
-        stmts = [Tree("stmt", [refs[n + k], op_tree(s, refs)]) for k, s in enumerate(self.steps)]
+        stmts = [Tree("stmt", [refs[n + k], op_tree(s, refs, refs[:n + k])]) for k, s in enumerate(self.steps)]
         params = Tree("params", refs[:n])
         ret = Tree("ret", [refs[i] for i in self.outputs])
         fn = Tree("funcdef", [Token("NAME", FUNC_NAME), params, Token("DOCSTRING", self.docstring()), *stmts, ret])
@@ -159,16 +180,20 @@ class Program:
         n = len(self.inputs)
         for k, s in enumerate(self.steps):
             v = self.name(n + k)
-            # operands print as `_`: the label is the op with its attributes and bodies
-            label = str(op_tree(s, [Token("NAME", "_")] * (n + k)))
+            # operands and captured values print as `_`: the label is the op with
+            # its attributes and bodies; edges say which value sits at which `_`
+            # (operands in slot order, then captures in chain order)
+            blank = [Token("NAME", "_")] * (n + k)
             g.add_node(v, kind="op", alt=s.alt.name, dtype=s.app.result.dtype, shape=s.app.result.shape,
-                       body_ops=list(_body_ops(s)), label=label)
-            for pos, slot in enumerate(x for x in s.app.slots if isinstance(x, int)):
-                u = self.name(slot)
+                       body_ops=list(_body_ops(s)), label=str(op_tree(s, blank, blank)))
+            operands = [x for x in s.app.slots if isinstance(x, int)]
+            for pos, u in enumerate(operands + captures(s)):
+                u, kind = self.name(u), "capture" if pos >= len(operands) else "operand" if s.alt.reads else "shape"
                 if g.has_edge(u, v):
                     g.edges[u, v]["pos"] += (pos,)
+                    g.edges[u, v]["kinds"] += (kind,)
                 else:
-                    g.add_edge(u, v, pos=(pos,))
+                    g.add_edge(u, v, pos=(pos,), kinds=(kind,))
         for i in self.outputs:
             g.nodes[self.name(i)]["output"] = True
         return g

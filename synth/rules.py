@@ -41,11 +41,30 @@ class App(NamedTuple):
 
 @dataclass(frozen=True)
 class Pools:
-    """Finite pools of the values attributes are drawn from."""
+    """Finite pools of the values attributes are drawn from, and of the shapes
+    sampled signatures draw from (none: shapes of dims from `dims`)."""
     dims: tuple[int, ...] = (1, 2, 3, 4, 8)
     floats: tuple[str, ...] = ("-1.0", "0.5", "2.0")
     small_ints: tuple[int, ...] = (2, 3)
     max_size: int = 4096       # largest number of elements of a created value
+    shapes: tuple[tuple[int, ...], ...] = ()
+
+
+def _realistic_shapes():
+    batch, features = (1, 8, 32, 64), (16, 64, 128, 256, 512, 1024)
+    return tuple(sorted(
+        {(f,) for f in features} | {(b, f) for b in batch for f in features} | {(128, 128), (256, 1024)}
+        | {(b, 128, f) for b in (1, 8) for f in (64, 128)}                       # sequences
+        | {(b, 28, 28) for b in batch} | {(b, 32, 32, 3) for b in batch}))       # images
+
+
+# named shape profiles (`--shapes`): tiny dims that enumerate well, and the
+# shapes of real models (batch 1-64, features 16-1024, sequences, images)
+SHAPES = {
+    "tiny": Pools(),
+    "realistic": Pools(dims=(1, 2, 3, 4, 8, 16, 28, 32, 64, 128, 256, 512, 1024), max_size=1 << 20,
+                       shapes=_realistic_shapes()),
+}
 
 
 class Rule(NamedTuple):
@@ -122,14 +141,25 @@ def predicate(ts, pools, domain):
             yield App((i,), (), Type("bool", t.shape))
 
 
+def _promoted(a: Type, b: Type) -> str | None:
+    """The dtype JAX gives a binary op on a and b: their common dtype, or
+    float when a float meets an integer scalar (`c * i` in a loop body)."""
+    if a.dtype == b.dtype:
+        return a.dtype
+    if {a.dtype, b.dtype} == {"f32", "i32"} and (a if a.dtype == "i32" else b).rank == 0:
+        return "f32"
+    return None
+
+
 def _pairs(ts, domain, out_dtype=None):
     for i, a in enumerate(ts):
-        if not _in(a, domain):
-            continue
         for j, b in enumerate(ts):
-            shape = _broadcast(a.shape, b.shape) if b.dtype == a.dtype else None
+            dtype = _promoted(a, b)
+            if dtype is None or dtype not in DOMAINS[domain]:
+                continue
+            shape = _broadcast(a.shape, b.shape)
             if shape is not None:
-                yield App((i, j), (), Type(out_dtype or a.dtype, shape))
+                yield App((i, j), (), Type(out_dtype or dtype, shape))
 
 
 @rule("ee", args=("domain",))

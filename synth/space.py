@@ -17,13 +17,18 @@ input is used by some operation; values nobody uses are returned.
 """
 from __future__ import annotations
 
+import functools
+import itertools
+import math
+import operator
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
 
 from .grammar import Alt, Grammar
-from .program import Program, Step, chain_scope
+from .program import Program, Step, captures, chain_scope, reads
 from .rules import App, Body, Pools
 from .types import MAX_RANK, Type
 
@@ -59,20 +64,27 @@ class Space:
     def _apps_uncached(self, alt: Alt, types: tuple[Type, ...], depth: int) -> tuple[App, ...]:
         if alt.has_bodies and depth >= self.config.max_depth:
             return ()
-        return tuple(alt.apps(types, self.config.pools))
+        apps = alt.apps(types, self.config.pools)
+        if alt.distinct:        # x - x, x < x: the result is fixed by construction
+            apps = (a for a in apps if _distinct_operands(a))
+        return tuple(apps)
 
     def apps(self, alt: Alt, types: tuple[Type, ...], depth: int = 0) -> tuple[App, ...]:
         """Every application of `alt` to values of these types."""
         return self._apps(alt, types, depth)
 
-    def _body_apps_uncached(self, alt: Alt, body: Body, depth: int) -> tuple[App, ...]:
-        types = tuple(t for _, t in chain_scope(body)) + (body.result,)
-        cur = len(types) - 1
-        return tuple(a for a in self.apps(alt, types, depth) if a.result == body.result and cur in a.slots)
+    def _body_apps_uncached(self, alt, body, depth, outer) -> tuple[App, ...]:
+        if not alt.reads:
+            return ()
+        local = tuple(t for _, t in chain_scope(body)) + (body.result,)
+        cur = len(local) - 1
+        return tuple(a for a in self.apps(alt, local + outer, depth) if a.result == body.result and cur in a.slots)
 
-    def body_apps(self, alt: Alt, body: Body, depth: int) -> tuple[App, ...]:
-        """Applications that extend a body's chain: use the current value, keep its type."""
-        return self._body_apps(alt, body, depth)
+    def body_apps(self, alt: Alt, body: Body, depth: int, outer: tuple[Type, ...]) -> tuple[App, ...]:
+        """Applications that extend a body's chain: read the current value and keep
+        its type. Operands index the body's other parameters, the current value,
+        then the enclosing program's values (`outer`), which the body captures."""
+        return self._body_apps(alt, body, depth, outer)
 
     # ------------------------------------------------------------ sampling
 
@@ -80,21 +92,34 @@ class Space:
         return rng.choices(self.alts, cum_weights=self._cum)[0]
 
     def sample_signature(self, rng: random.Random) -> tuple[Type, ...]:
-        dims = self.config.pools.dims
+        """1..max_inputs inputs; later ones often share the first one's shape,
+        a suffix of it (broadcasting), or (with profile shapes) take its last
+        dim as a weight matrix's first."""
+        pools = self.config.pools
 
         def dtype():
             return rng.choices(["f32", "i32", "bool"], [8, 2, 1])[0]
 
         def shape():
+            if pools.shapes:
+                return rng.choice(pools.shapes)
             rank = rng.choices(range(MAX_RANK + 1), [1, 3, 4, 2, 1][:MAX_RANK + 1])[0]
-            return tuple(rng.choice(dims) for _ in range(rank))
+            return tuple(rng.choice(pools.dims) for _ in range(rank))
 
         first = Type(dtype(), shape())
         sig = [first]
+        widths = [x[0] for x in pools.shapes if len(x) == 1]
         for _ in range(rng.randint(1, self.config.max_inputs) - 1):
             d = first.dtype if rng.random() < 0.6 else dtype()
             r = rng.random()
-            s = first.shape if r < 0.5 else first.shape[rng.randint(0, first.rank):] if r < 0.75 else shape()
+            if r < 0.5:
+                s = first.shape
+            elif r < 0.75:
+                s = first.shape[rng.randint(0, first.rank):]
+            elif widths and first.rank and r < 0.9:
+                s = (first.shape[-1], rng.choice(widths))
+            else:
+                s = shape()
             sig.append(Type(d, s))
         return tuple(sig)
 
@@ -128,104 +153,214 @@ class Space:
                 fresh = [a for a in apps if any(isinstance(s, int) and not used[s] for s in a.slots)]
                 apps = fresh or apps
             if apps:
-                self._append(Step(alt, rng.choice(apps), ()), rng, types, used, steps)
+                self._append(alt, rng.choice(apps), rng, types, used, steps)
         if all(used[:n]):
             return Program(tuple(inputs), tuple(steps))
         return None
 
-    def _append(self, step, rng, types, used, steps):
-        bodies = tuple(self._sample_chain(rng, b, 1) for b in step.app.slots if isinstance(b, Body))
-        steps.append(step._replace(bodies=bodies))
-        for s in step.app.slots:
-            if isinstance(s, int):
-                used[s] = True
-        types.append(step.app.result)
+    def _append(self, alt, app, rng, types, used, steps) -> bool:
+        """Add the step with sampled sub-programs, if they can be had."""
+        step = self._with_bodies(alt, app, rng, tuple(types), 1)
+        if step is None:
+            return False
+        steps.append(step)
+        for s in reads(step) + captures(step):
+            used[s] = True
+        types.append(app.result)
         used.append(False)
+        return True
+
+    def _with_bodies(self, alt, app, rng, outer, depth) -> Step | None:
+        """The step with a non-empty chain for each sub-program (not all the same
+        for a `distinct` alternative), or None."""
+        bodies = [b for b in app.slots if isinstance(b, Body)]
+        for _ in range(3):
+            chains = tuple(self._sample_chain(rng, b, depth, outer) for b in bodies)
+            if all(chains) and not (alt.distinct and len(chains) > 1 and len(set(chains)) == 1):
+                return Step(alt, app, chains)
+        return None
 
     def _produce(self, rng, needs, types, used, steps):
         """Add a step whose result is a type some rule needs (a scalar predicate, say)."""
         options = [(a, [app for app in self.apps(a, tuple(types)) if app.result in needs])
-                   for a in self.alts if not a.has_bodies]
+                   for a in self.alts if not a.has_bodies and a.reads]
         options = [(a, apps) for a, apps in options if apps]
         if options:
             alt, apps = rng.choices(options, [a.weight for a, _ in options])[0]
-            self._append(Step(alt, rng.choice(apps), ()), rng, types, used, steps)
+            self._append(alt, rng.choice(apps), rng, types, used, steps)
 
-    def _sample_chain(self, rng, body: Body, depth: int) -> tuple[Step, ...]:
+    def _sample_chain(self, rng, body: Body, depth: int, outer) -> tuple[Step, ...]:
+        """1..max_body_ops steps. As a person would, a body mostly reads its other
+        parameters (the fori index) and often the enclosing program's values
+        (`c * i`, `a + x0`): a step prefers them while the chain has not."""
         chain = []
-        for _ in range(rng.randint(0, self.config.max_body_ops)):
-            for _ in range(10):
+        cur = len(chain_scope(body))
+        for _ in range(rng.randint(1, self.config.max_body_ops)):
+            read_param = any(j < cur for step in chain for j in reads(step))
+            if cur and not read_param and rng.random() < 0.7:
+                want = lambda j: j < cur                 # noqa: E731  a parameter: the fori index
+            elif rng.random() < 0.3:
+                want = lambda j: j > cur                 # noqa: E731  a captured value
+            else:
+                want = None
+            for attempt in range(10):
                 alt = self.pick_alt(rng)
-                apps = self.body_apps(alt, body, depth)
-                if apps:
-                    app = rng.choice(apps)
-                    bodies = tuple(self._sample_chain(rng, b, depth + 1) for b in app.slots if isinstance(b, Body))
-                    chain.append(Step(alt, app, bodies))
+                apps = self.body_apps(alt, body, depth, outer)
+                if want and attempt < 8:
+                    apps = [a for a in apps if any(isinstance(j, int) and want(j) for j in a.slots)]
+                step = self._with_bodies(alt, rng.choice(apps), rng, outer, depth + 1) if apps else None
+                if step is not None:
+                    chain.append(step)
                     break
         return tuple(chain)
+
+
+def _distinct_operands(app: App) -> bool:
+    operands = [s for s in app.slots if isinstance(s, int)]
+    return len(set(operands)) == len(operands)
+
+
+def _compositions(total: int, parts: int):
+    """Every way to write `total` as an ordered sum of `parts` positive ints."""
+    if parts == 0:
+        if total == 0:
+            yield ()
+        return
+    for k in range(1, total - parts + 2):
+        for rest in _compositions(total - k, parts - 1):
+            yield (k,) + rest
+
+
+def _skip_diagonal(i: int, c: int, b: int) -> int:
+    """The i-th point of [0, c**b) in mixed-radix order that is not on the
+    diagonal (all b digits equal: the points a * (1 + c + ... + c**(b-1)))."""
+    d = sum(c ** p for p in range(b))
+    a, offset = divmod(i, d - 1)
+    return a * d + 1 + offset
+
+
+def _digits(i: int, radices) -> list[int]:
+    """i in mixed radix, most significant first."""
+    out = []
+    for r in reversed(radices):
+        i, digit = divmod(i, r)
+        out.append(digit)
+    return out[::-1]
 
 
 class Enumeration:
     """All programs of a signature, by size; counts, indexing and listing.
 
     Within a size, programs are ordered by their first step (alternative in
-    grammar order, then application in rule order, then sub-program sizes
-    and sub-programs), then by the rest, recursively."""
+    grammar order, then application in rule order, then sub-program sizes,
+    the inputs the sub-programs capture, and the sub-programs), then by the
+    rest, recursively.
+
+    The choices are described once, as blocks: each `_*_blocks` generator
+    yields, for one way to make the next choice, the set of inputs the
+    choice reads inside sub-programs (a bit mask: a program must read every
+    input, so counts are kept per mask), the number of programs in the
+    block, and what `_build_*` needs to make the i-th of them. Counting adds
+    the blocks up (memoised); unranking walks the same blocks to the one
+    that holds the index."""
 
     def __init__(self, space: Space, inputs: tuple[Type, ...]):
         self.space, self.inputs = space, tuple(inputs)
         self._full = (1 << len(self.inputs)) - 1
         self._count = lru_cache(maxsize=None)(self._count_uncached)
         self._chain = lru_cache(maxsize=None)(self._chain_uncached)
-        self._bodies = lru_cache(maxsize=None)(self._bodies_uncached)
+        self._fill = lru_cache(maxsize=None)(self._fill_uncached)
 
-    # -------------------------------------------------------------- counting
+    def _input_mask(self, indices) -> int:
+        return sum(1 << i for i in set(indices) if i < len(self.inputs))
 
-    def _steps(self, types):
+    # ------------------------------------------------------------ the blocks
+
+    def _program_blocks(self, types, unused, r):
+        """Programs of r more operations from this scope, which must still read
+        the inputs in `unused`."""
+        if r == 0:
+            if unused == 0:
+                yield 0, 1, None
+            return
         for alt in self.space.alts:
             for app in self.space.apps(alt, types, 0):
-                yield alt, app
+                left = unused & ~self._input_mask(reads(Step(alt, app)))
+                bodies = tuple(b for b in app.slots if isinstance(b, Body))
+                for s in range(r):
+                    for mask, ways in self._fill(bodies, types, 1, s, alt.distinct).items():
+                        rest = self._count(types + (app.result,), left & ~mask, r - 1 - s)
+                        if rest:
+                            yield 0, ways * rest, (alt, app, bodies, s, mask, rest, left & ~mask, r - 1 - s)
 
-    @staticmethod
-    def _next(types, unused, app):
-        for s in app.slots:
-            if isinstance(s, int):
-                unused &= ~(1 << s)
-        return types + (app.result,), unused
+    def _build_program(self, types, block, i) -> tuple[Step, ...]:
+        if block is None:
+            return ()
+        alt, app, bodies, s, mask, rest, left, r = block
+        step = Step(alt, app, self._unrank_fill(bodies, types, 1, s, alt.distinct, mask, i // rest))
+        return (step,) + self._unrank_program(types + (app.result,), left, r, i % rest)
+
+    def _fill_blocks(self, bodies, outer, depth, s, distinct):
+        """Non-empty chains for these sub-programs, s operations in all; for a
+        `distinct` alternative, not all the same."""
+        for sizes in _compositions(s, len(bodies)):
+            tables = [sorted(self._chain(b, outer, depth, k).items()) for b, k in zip(bodies, sizes)]
+            for combo in itertools.product(*tables):
+                counts = [c for _, c in combo]
+                diagonal = distinct and len(bodies) > 1 and \
+                    all((b, k, m) == (bodies[0], sizes[0], combo[0][0]) for b, k, (m, _) in zip(bodies, sizes, combo))
+                size = math.prod(counts) - (counts[0] if diagonal else 0)
+                if size:
+                    mask = functools.reduce(operator.or_, (m for m, _ in combo), 0)
+                    yield mask, size, (sizes, combo, diagonal)
+
+    def _build_fill(self, bodies, outer, depth, block, i):
+        sizes, combo, diagonal = block
+        counts = [c for _, c in combo]
+        if diagonal:
+            i = _skip_diagonal(i, counts[0], len(bodies))
+        return tuple(self._unrank_chain(b, outer, depth, k, m, d)
+                     for b, k, (m, _), d in zip(bodies, sizes, combo, _digits(i, counts)))
+
+    def _chain_blocks(self, body, outer, depth, k):
+        """Chains of k operations (nested sub-programs included) for a body."""
+        if k == 0:
+            yield 0, 1, None
+            return
+        local = len(chain_scope(body)) + 1
+        for alt in self.space.alts:
+            for app in self.space.body_apps(alt, body, depth, outer):
+                caught = sum(1 << (j - local) for j in reads(Step(alt, app)) if local <= j < local + len(self.inputs))
+                inner = tuple(b for b in app.slots if isinstance(b, Body))
+                for s in range(k):
+                    for m1, c1 in sorted(self._fill(inner, outer, depth + 1, s, alt.distinct).items()):
+                        for m2, c2 in sorted(self._chain(body, outer, depth, k - 1 - s).items()):
+                            yield caught | m1 | m2, c1 * c2, (alt, app, inner, s, m1, m2, c2)
+
+    def _build_chain(self, body, outer, depth, k, block, i):
+        if block is None:
+            return ()
+        alt, app, inner, s, m1, m2, rest = block
+        step = Step(alt, app, self._unrank_fill(inner, outer, depth + 1, s, alt.distinct, m1, i // rest))
+        return (step,) + self._unrank_chain(body, outer, depth, k - 1 - s, m2, i % rest)
+
+    # ------------------------------------------------------------ counting
 
     def _count_uncached(self, types, unused, r) -> int:
-        if r == 0:
-            return int(unused == 0)
-        total = 0
-        for _, app in self._steps(types):
-            nxt = self._next(types, unused, app)
-            bodies = tuple(b for b in app.slots if isinstance(b, Body))
-            for s in range(r):
-                ways = self._bodies(bodies, 1, s)
-                if ways:
-                    total += ways * self._count(*nxt, r - 1 - s)
-        return total
+        return sum(size for _, size, _ in self._program_blocks(types, unused, r))
 
-    def _bodies_uncached(self, bodies, depth, s) -> int:
-        """Ways to fill these sub-programs with s operations in all."""
-        if not bodies:
-            return int(s == 0)
-        return sum(self._chain(bodies[0], depth, k) * self._bodies(bodies[1:], depth, s - k) for k in range(s + 1))
+    def _chain_uncached(self, body, outer, depth, k) -> dict[int, int]:
+        """mask of inputs read -> number of chains"""
+        out = Counter()
+        for mask, size, _ in self._chain_blocks(body, outer, depth, k):
+            out[mask] += size
+        return dict(out)
 
-    def _chain_steps(self, body, depth):
-        for alt in self.space.alts:
-            for app in self.space.body_apps(alt, body, depth):
-                yield alt, app
-
-    def _chain_uncached(self, body, depth, k) -> int:
-        if k == 0:
-            return 1
-        total = 0
-        for _, app in self._chain_steps(body, depth):
-            inner = tuple(b for b in app.slots if isinstance(b, Body))
-            for s in range(k):
-                total += self._bodies(inner, depth + 1, s) * self._chain(body, depth, k - 1 - s)
-        return total
+    def _fill_uncached(self, bodies, outer, depth, s, distinct) -> dict[int, int]:
+        out = Counter()
+        for mask, size, _ in self._fill_blocks(bodies, outer, depth, s, distinct):
+            out[mask] += size
+        return dict(out)
 
     def count(self, size: int) -> int:
         """Number of programs with exactly `size` operations."""
@@ -234,59 +369,37 @@ class Enumeration:
     def counts(self, max_size: int) -> list[int]:
         return [self.count(k) for k in range(1, max_size + 1)]
 
-    # -------------------------------------------------------------- unranking
+    # ------------------------------------------------------------ unranking
+
+    @staticmethod
+    def _find(blocks, mask, i):
+        """The block of this mask that holds index i, and i within it."""
+        for m, size, block in blocks:
+            if m == mask:
+                if i < size:
+                    return block, i
+                i -= size
+        raise IndexError("index beyond count")
+
+    def _unrank_program(self, types, unused, r, i):
+        block, i = self._find(self._program_blocks(types, unused, r), 0, i)
+        return self._build_program(types, block, i)
+
+    def _unrank_fill(self, bodies, outer, depth, s, distinct, mask, i):
+        block, i = self._find(self._fill_blocks(bodies, outer, depth, s, distinct), mask, i)
+        return self._build_fill(bodies, outer, depth, block, i)
+
+    def _unrank_chain(self, body, outer, depth, k, mask, i):
+        block, i = self._find(self._chain_blocks(body, outer, depth, k), mask, i)
+        return self._build_chain(body, outer, depth, k, block, i)
 
     def program(self, size: int, index: int) -> Program:
         """The program number `index` (0-based) among those of this size."""
         if not 0 <= index < self.count(size):
             raise IndexError(f"index {index} out of range for size {size} ({self.count(size)} programs)")
-        types, unused, steps = self.inputs, self._full, []
-        r = size
-        while r > 0:
-            index, r = self._unrank_step(types, unused, r, index, steps)
-            types, unused = self._next(types, unused, steps[-1].app)
-        return Program(self.inputs, tuple(steps))
+        return Program(self.inputs, self._unrank_program(self.inputs, self._full, size, index))
 
-    def _unrank_step(self, types, unused, r, i, steps):
-        for alt, app in self._steps(types):
-            nxt = self._next(types, unused, app)
-            bodies = tuple(b for b in app.slots if isinstance(b, Body))
-            for s in range(r):
-                rest = self._count(*nxt, r - 1 - s)
-                block = self._bodies(bodies, 1, s) * rest
-                if i < block:
-                    steps.append(Step(alt, app, self._unrank_bodies(bodies, 1, s, i // rest)))
-                    return i % rest, r - 1 - s
-                i -= block
-        raise AssertionError("index beyond count")
-
-    def _unrank_bodies(self, bodies, depth, s, i):
-        if not bodies:
-            return ()
-        for k in range(s + 1):
-            rest = self._bodies(bodies[1:], depth, s - k)
-            block = self._chain(bodies[0], depth, k) * rest
-            if i < block:
-                return (self._unrank_chain(bodies[0], depth, k, i // rest),) + \
-                    self._unrank_bodies(bodies[1:], depth, s - k, i % rest)
-            i -= block
-        raise AssertionError("index beyond count")
-
-    def _unrank_chain(self, body, depth, k, i):
-        if k == 0:
-            return ()
-        for alt, app in self._chain_steps(body, depth):
-            inner = tuple(b for b in app.slots if isinstance(b, Body))
-            for s in range(k):
-                rest = self._chain(body, depth, k - 1 - s)
-                block = self._bodies(inner, depth + 1, s) * rest
-                if i < block:
-                    step = Step(alt, app, self._unrank_bodies(inner, depth + 1, s, i // rest))
-                    return (step,) + self._unrank_chain(body, depth, k - 1 - s, i % rest)
-                i -= block
-        raise AssertionError("index beyond count")
-
-    # -------------------------------------------------------------- global index
+    # ------------------------------------------------------------ global index
 
     def locate(self, index: int, max_size: int) -> tuple[int, int]:
         """Global index over sizes 1..max_size -> (size, index within size)."""
@@ -302,4 +415,3 @@ class Enumeration:
         for k in range(1, max_size + 1):
             for i in range(self.count(k)):
                 yield self.program(k, i)
-

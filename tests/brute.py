@@ -1,48 +1,55 @@
 """Independent listings of programs by plain recursion over the expansion space,
 the oracle that enumeration counts and hash tests are checked against.
 
-Imported by the tests as `brute` (pytest puts this folder on sys.path)."""
+Sub-programs are non-empty chains that may capture the enclosing program's
+values; an alternative marked `distinct` never has all its sub-programs the
+same. Imported by the tests as `brute` (pytest puts this folder on sys.path)."""
 from jaxsynth.synth.program import Program, Step
 from jaxsynth.synth.rules import Body
 
 
-def chains(space, body, depth, k):
+def chains(space, body, outer, depth, k):
     """Every chain of k operations (sub-program operations included) for a body."""
     if k == 0:
         yield ()
         return
     for alt in space.alts:
-        for app in space.body_apps(alt, body, depth):
-            inner = [b for b in app.slots if isinstance(b, Body)]
+        for app in space.body_apps(alt, body, depth, outer):
             for s in range(k):
-                for bodies in fill(space, inner, depth + 1, s):
-                    for rest in chains(space, body, depth, k - 1 - s):
-                        yield (Step(alt, app, bodies),) + rest
+                for step in with_bodies(space, alt, app, outer, depth + 1, s):
+                    for rest in chains(space, body, outer, depth, k - 1 - s):
+                        yield (step,) + rest
 
 
-def fill(space, bodies, depth, s):
-    """Every way to fill these sub-programs with s operations in all."""
+def fill(space, bodies, outer, depth, s):
+    """Every way to fill these sub-programs with non-empty chains of s operations in all."""
     if not bodies:
         if s == 0:
             yield ()
         return
-    for k in range(s + 1):
-        for c in chains(space, bodies[0], depth, k):
-            for rest in fill(space, bodies[1:], depth, s - k):
+    for k in range(1, s + 1):
+        for c in chains(space, bodies[0], outer, depth, k):
+            for rest in fill(space, bodies[1:], outer, depth, s - k):
                 yield (c,) + rest
+
+
+def with_bodies(space, alt, app, outer, depth, s):
+    """The step of this application for every filling of its sub-programs with s operations."""
+    bodies = [b for b in app.slots if isinstance(b, Body)]
+    for chosen in fill(space, bodies, outer, depth, s):
+        if not (alt.distinct and len(chosen) > 1 and len(set(chosen)) == 1):
+            yield Step(alt, app, chosen)
 
 
 def top_steps(space, types, size):
     """Every top-level step of `size` operations (its own and its sub-programs')."""
     for alt in space.alts:
         for app in space.apps(alt, types):
-            inner = [b for b in app.slots if isinstance(b, Body)]
-            for bodies in fill(space, inner, 1, size - 1):
-                yield Step(alt, app, bodies)
+            yield from with_bodies(space, alt, app, types, 1, size - 1)
 
 
 def programs(space, inputs, size):
-    """Every program of this size that uses all its inputs."""
+    """Every program of this size that reads all its inputs."""
     def extend(steps, types, left):
         if left == 0:
             p = Program(inputs, steps)

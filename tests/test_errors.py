@@ -69,7 +69,7 @@ GRAMMAR_CASES = {
     "weight-not-a-number": (EXP, EXP.replace("w=2", "w=abc"), "weight must be a positive number"),
     "weight-inf": (EXP, EXP.replace("w=2", "w=inf"), "weight must be a positive number"),
     "malformed-annotation": (EXP, EXP.replace("unary(float)", "unary(float"), "malformed annotation"),
-    "trailing-junk": (EXP, EXP.replace("w=2", "w=2 extra"), "malformed annotation"),
+    "unknown-flag": (EXP, EXP.replace("w=2", "w=2 extra"), "unknown flag 'extra'"),
     "alias-without-annotation": (EXP, EXP.split("//@")[0].rstrip(), "has no //@ annotation"),
     "annotation-without-alias": (EXP, re.sub(r"->\s*exp", "", EXP), "without an alias"),
     "shape-does-not-fit-rule": (EXP, EXP.replace("unary(float)", "binary(float)"), "needs slots 'ee'"),

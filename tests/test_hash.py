@@ -15,8 +15,8 @@ from hypothesis import given, settings, strategies as st
 import brute
 import jaxsynth.synth.program as program_module
 from jaxsynth.synth.printer import to_source
-from jaxsynth.synth.program import Program, Step
-from jaxsynth.synth.rules import App, Pools
+from jaxsynth.synth.program import Program, Step, captures, chain_scope
+from jaxsynth.synth.rules import App, Body, Pools
 from jaxsynth.synth.space import Config, Space
 from jaxsynth.synth.types import Type, parse_signature
 
@@ -87,14 +87,16 @@ def test_programs_of_one_statement_all_hash_apart(grammar, sig):
     """A program of one top-level statement has no order, no outputs to permute
     and nothing bound twice, so distinct derivations must hash apart. Listed by
     brute force: every alternative of the grammar with every attribute the
-    pools allow, and every sub-program of one operation."""
+    pools allow, and every sub-program of up to two operations, captures included."""
     space = Space(grammar, Config(pools=Pools(dims=(2, 3), floats=("2.0",), small_ints=(2,))))
     inputs = parse_signature(sig)
-    for size in (1, 2):
+    with_bodies = 0
+    for size in (1, 2, 3):
         single = [Program(inputs, (s,)) for s in brute.top_steps(space, inputs, size)]
         single = [p for p in single if not set(range(len(inputs))) & set(p.outputs)]
-        assert len(single) >= (1 if size == 1 else 50), size
         assert len({p.structural_hash for p in single}) == len(single), f"size {size}: hash collision"
+        with_bodies += sum(bool(p.steps[0].bodies) for p in single)
+    assert with_bodies > 1000
 
 
 # ---------------------------------------------------------------- what it ignores
@@ -109,25 +111,32 @@ def test_names_do_not_matter(space, monkeypatch):
     assert hashes(*renamed) == before
 
 
+def remap(step: Step, f) -> Step:
+    """The step with every value of the enclosing program it reads, as an operand
+    or captured in a sub-program, renumbered by f."""
+    def in_body(s: Step, local: int) -> Step:
+        slots = tuple(local + f(j - local) if isinstance(j, int) and j >= local else j for j in s.app.slots)
+        return s._replace(app=s.app._replace(slots=slots), bodies=chains(s))
+
+    def chains(s: Step):
+        bodies = [b for b in s.app.slots if isinstance(b, Body)]
+        return tuple(tuple(in_body(c, len(chain_scope(b)) + 1) for c in chain) for b, chain in zip(bodies, s.bodies))
+
+    slots = tuple(f(j) if isinstance(j, int) else j for j in step.app.slots)
+    return step._replace(app=step.app._replace(slots=slots), bodies=chains(step))
+
+
 def reorder(p: Program, rng: random.Random) -> Program:
     """The same computation with its statements in another valid order."""
-    n, deps = len(p.inputs), []
-    for s in p.steps:
-        deps.append({x - n for x in s.app.slots if isinstance(x, int) and x >= n})
+    n = len(p.inputs)
+    deps = [{j - n for j in [x for x in s.app.slots if isinstance(x, int)] + captures(s) if j >= n} for s in p.steps]
     order, placed = [], set()
     while len(order) < len(p.steps):
-        ready = [k for k in range(len(p.steps)) if k not in placed and deps[k] <= placed]
-        k = rng.choice(ready)
+        k = rng.choice([k for k in range(len(p.steps)) if k not in placed and deps[k] <= placed])
         order.append(k)
         placed.add(k)
     new_index = {old: n + new for new, old in enumerate(order)}
-
-    def remap(x):
-        return new_index[x - n] if isinstance(x, int) and x >= n else x
-
-    steps = tuple(p.steps[k]._replace(app=p.steps[k].app._replace(slots=tuple(map(remap, p.steps[k].app.slots))))
-                  for k in order)
-    return Program(p.inputs, steps)
+    return Program(p.inputs, tuple(remap(p.steps[k], lambda j: new_index.get(j - n, j)) for k in order))
 
 
 @settings(max_examples=60, deadline=None)

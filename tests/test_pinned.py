@@ -11,7 +11,7 @@ import pytest
 from jaxsynth.corpus.cli import main
 from jaxsynth.synth.printer import HEADER
 
-COUNTS = {"f32[2,3]": [20, 912, 67868], "f32[2], bool[]": [2, 489, 53168]}
+COUNTS = {"f32[2,3]": [14, 467, 26246], "f32[2], bool[]": [0, 74, 4985]}
 
 PROGRAMS = {
     ("f32[2,3]", 0): '''
@@ -20,61 +20,67 @@ def f(x0):
     v0 = x0 + x0
     return v0
 ''',
-    ("f32[2,3]", 20): '''
+    ("f32[2,3]", 14): '''
 def f(x0):
     """f32[2,3] -> f32[2,3], f32[2,3]"""
     v0 = x0 + x0
     v1 = x0 + x0
     return v0, v1
 ''',
-    ("f32[2,3]", 476): '''
+    ("f32[2,3]", 247): '''
 def f(x0):
-    """f32[2,3] -> i32[]"""
-    v0 = jnp.argmax(x0, axis=1)
-    v1 = jnp.sum(v0, axis=0, keepdims=False)
+    """f32[2,3] -> f32[2]"""
+    v0 = jnp.sum(x0, axis=1, keepdims=True)
+    v1 = jnp.reshape(v0, (2,))
     return v1
 ''',
-    ("f32[2,3]", 56521): '''
+    ("f32[2,3]", 18853): '''
 def f(x0):
-    """f32[2,3] -> f32[2,3]"""
-    v0 = lax.fori_loop(0, 3, lambda i, c: c, x0)
-    v1 = jnp.sin(v0)
-    v2 = jnp.exp(v1)
-    return v2
+    """f32[2,3] -> f32[6], f32[3,2]"""
+    v0 = jnp.reshape(x0, (6,))
+    v1 = x0 + x0
+    v2 = jnp.reshape(v1, (3, 2))
+    return v0, v2
 ''',
-    ("f32[2,3]", 68799): '''
+    ("f32[2,3]", 26726): '''
 def f(x0):
     """f32[2,3] -> f32[2,3]"""
-    v0 = lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, jnp.sin(c[1])), (0, c[1]))[1]), (0, x0))[1]
+    v0 = lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, x0 - c[1]), (0, c[1]))[1]), (0, x0))[1]
     return v0
 ''',
     ("f32[2], bool[]", 0): '''
 def f(x0, x1):
     """f32[2], bool[] -> f32[2]"""
-    v0 = jnp.where(x1, x0, x0)
-    return v0
+    v0 = x0 + x0
+    v1 = jnp.where(x1, x0, v0)
+    return v1
 ''',
-    ("f32[2], bool[]", 246): '''
+    ("f32[2], bool[]", 37): '''
 def f(x0, x1):
-    """f32[2], bool[] -> bool[1,1,1,1], f32[2]"""
-    v0 = jnp.reshape(x1, (1, 1, 1, 1))
-    v1 = x0 + x0
+    """f32[2], bool[] -> bool[1], f32[]"""
+    v0 = jnp.reshape(x1, (1,))
+    v1 = jnp.sum(x0, axis=0, keepdims=False)
     return v0, v1
 ''',
-    ("f32[2], bool[]", 17612): '''
+    ("f32[2], bool[]", 2566): '''
 def f(x0, x1):
-    """f32[2], bool[] -> f32[1,1,1,1], bool[]"""
-    v0 = jnp.sum(x0, axis=0, keepdims=False)
-    v1 = jnp.reshape(v0, (1, 1, 1, 1))
-    v2 = jnp.where(x1, x1, x1)
+    """f32[2], bool[] -> bool[1], i32[1,1,1]"""
+    v0 = jnp.argmax(x0, axis=0)
+    v1 = jnp.reshape(x1, (1,))
+    v2 = jnp.reshape(v0, (1, 1, 1))
     return v1, v2
 ''',
-    ("f32[2], bool[]", 53658): '''
+    ("f32[2], bool[]", 4560): '''
 def f(x0, x1):
-    """f32[2], bool[] -> bool[], f32[2]"""
-    v0 = lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1]), (0, c[1]))[1]), (0, x1))[1]
-    v1 = lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1]), (0, x0))[1]
-    return v0, v1
+    """f32[2], bool[] -> f32[2]"""
+    v0 = lax.fori_loop(0, 2, lambda i, c: jnp.where(x1, x0, i - c), x0)
+    return v0
+''',
+    ("f32[2], bool[]", 5058): '''
+def f(x0, x1):
+    """f32[2], bool[] -> f32[2]"""
+    v0 = lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, jnp.where(x1, x0, c[1])), (0, c[1]))[1]), (0, x0))[1]
+    return v0
 ''',
 }
 

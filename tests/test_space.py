@@ -83,17 +83,18 @@ def _small_space(grammar, names):
     return Space(g, Config(pools=Pools(dims=(2,), floats=("2.0",), small_ints=(2,))))
 
 
-SMALL = ("exp", "add", "sum", "transpose_all", "all", "cond", "fori_loop", "while_loop", "argmax", "switch")
+SMALL = ("exp", "add", "sub", "sum", "transpose_all", "all", "cond", "fori_loop", "while_loop", "argmax", "switch")
 
 
-@pytest.mark.parametrize("sig", ["f32[2]", "f32[2,2], bool[]"])
-def test_counts_equal_brute_force(grammar, sig):
+@pytest.mark.parametrize("sig, max_size", [("f32[2]", 3), ("f32[2,2], bool[]", 3), ("f32[2], bool[], i32[]", 4)])
+def test_counts_equal_brute_force(grammar, sig, max_size):
     space = _small_space(grammar, SMALL)
     inputs = parse_signature(sig)
     enum = Enumeration(space, inputs)
-    for size in (1, 2, 3):
+    for size in range(1, max_size + 1):
         listed = brute.programs(space, inputs, size)
-        assert enum.count(size) == len(listed) > 0
+        assert enum.count(size) == len(listed)
+        assert listed or size < 3, "control flow needs 3 operations: 2 branches, 1 cond"
         unranked = [enum.program(size, i) for i in range(enum.count(size))]
         texts = [to_source(p.tree, space.grammar) for p in unranked]
         assert len(set(texts)) == len(texts), "each index gives a different program"
@@ -103,8 +104,11 @@ def test_counts_equal_brute_force(grammar, sig):
 
 def test_enumeration_uses_control_flow(grammar):
     space = _small_space(grammar, SMALL)
-    enum = Enumeration(space, parse_signature("f32[2], bool[], i32[]"))
-    alts = {a for i in range(enum.count(2)) for a in enum.program(2, i).alternatives}
+    alts = set()
+    for sig in ("f32[2], bool[]", "i32[], i32[]"):
+        enum = Enumeration(space, parse_signature(sig))
+        every = max(1, enum.count(4) // 2000)      # programs come in blocks by first operation
+        alts |= {a for i in range(0, enum.count(4), every) for a in enum.program(4, i).alternatives}
     assert {"cond", "while_loop", "fori_loop", "switch"} <= alts
 
 
