@@ -108,9 +108,11 @@ def build_parser() -> Parser:
     s.add_argument("--grammar", type=Path)
     s.add_argument("--json", action="store_true", help="print the measurements as JSON too")
 
-    s = sub.add_parser("coverage", help="op coverage of a corpus")
+    s = sub.add_parser("coverage", help="op coverage and program quality of a corpus")
     s.add_argument("dir", type=Path)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--grammar", type=Path, help="grammar whose `distinct` flags the quality scan reads "
+                                                "(default: the corpus's own if unchanged, else the packaged one)")
 
     s = sub.add_parser("show", help="print records readably")
     s.add_argument("dir", type=Path)
@@ -271,7 +273,7 @@ def _corpus_grammar(manifest: dict):
 
 def cmd_coverage(args):
     manifest = _read_manifest(args.dir)
-    cov = Coverage(Quality(_corpus_grammar(manifest)))
+    cov = Coverage(Quality(load_grammar(args.grammar) if args.grammar else _corpus_grammar(manifest)))
     for record in read_records(args.dir):
         cov.add(record)
     report = cov.report(manifest.get("weights", {}))

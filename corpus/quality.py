@@ -105,7 +105,7 @@ class Quality:
                                                   for t in s.targets if isinstance(t, ast.Name)}
         conditions = {id(c.args[0]) for c in calls if _lax_name(c) == "while_loop" and c.args}
         for c in calls:
-            for arg in c.args:
+            for arg in (x for a in c.args for x in (a.elts if isinstance(a, ast.List) else [a])):   # switch: [branches]
                 if isinstance(arg, ast.Lambda) and id(arg) not in conditions:
                     self.bodies += 1
                     self.capturing_bodies += bool(_free_names(arg) & bound)

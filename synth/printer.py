@@ -49,7 +49,7 @@ class Printer:
         if isinstance(node, Token):
             return str(node)
         if node.data == "carry":
-            return "c[1]"
+            return str(node.children[0])
         if node.data == "lam":
             *params, body = node.children
             return f"lambda {', '.join(params)}: {self.expr(body)}"

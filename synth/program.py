@@ -50,12 +50,19 @@ def value_name(i: int) -> str:
 
 
 def _ref(name: str):
-    return Tree("carry", []) if name == "c[1]" else Token("NAME", name)
+    return Tree("carry", [Token("CARRY", name)]) if name.startswith("c[") else Token("NAME", name)
 
 
 def chain_start(body: Body) -> int:
-    """The parameter a body's chain starts from: the last of the result type."""
+    """The parameter a body's chain starts from: `body.start`, or the last of the result type."""
+    if body.start >= 0:
+        return body.start
     return max(i for i, (_, t) in enumerate(body.params) if t == body.result)
+
+
+def needed(body: Body) -> set[int]:
+    """Positions in `chain_scope(body)` of the parameters the chain must read."""
+    return {q for q, (name, _) in enumerate(chain_scope(body)) if name in body.needs}
 
 
 def chain_scope(body: Body) -> tuple[tuple[str, Type], ...]:

@@ -24,10 +24,15 @@ from .types import DOMAINS, DTYPES, MAX_RANK, Type
 class Body(NamedTuple):
     """A typed sub-program: parameters (name, type) -> result type.
 
-    A parameter named `c[1]` is the loop-carried value of `while_loop`,
-    referred to by the grammar's `carry` rule rather than by a name."""
+    Its chain starts from parameter `start` (default: the last one of the
+    result type) and must read the parameters named in `needs` (a carry that
+    nothing else reads would be dropped by JAX). Parameters named `c[0]`,
+    `c[1]` are components of a tuple carry, referred to by the grammar's
+    `carry` rule rather than by a name."""
     params: tuple[tuple[str, Type], ...]
     result: Type
+    start: int = -1
+    needs: tuple[str, ...] = ()
 
 
 class App(NamedTuple):
@@ -558,6 +563,18 @@ def fori_loop(ts, pools):
     for i, t in enumerate(ts):
         for n in pools.small_ints:
             yield App((Body((("i", SCALAR_INT), ("c", t)), t), i), (str(n),), t)
+
+
+@rule("eeee", attrs=3, bodies=True)
+def fori_pair(ts, pools):
+    """A fori loop over a pair carry (c[0], c[1]) that returns c[0]; c[0]'s
+    chain reads c[1], whose chain may read c[0]. Attributes: the trip count
+    and the lambda's parameter names."""
+    for i, a in enumerate(ts):
+        for j, b in enumerate(ts):
+            params = (("i", SCALAR_INT), ("c[0]", a), ("c[1]", b))
+            for n in pools.small_ints:
+                yield App((Body(params, a, 1, ("c[1]",)), Body(params, b, 2), i, j), (str(n), "i", "c"), a)
 
 
 @rule("ee", attrs=1, bodies=True)

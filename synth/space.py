@@ -28,7 +28,7 @@ from functools import lru_cache
 from itertools import accumulate
 
 from .grammar import Alt, Grammar
-from .program import Program, Step, captures, chain_scope, reads
+from .program import Program, Step, captures, chain_scope, needed, reads
 from .rules import App, Body, Pools
 from .types import MAX_RANK, Type
 
@@ -176,7 +176,8 @@ class Space:
         bodies = [b for b in app.slots if isinstance(b, Body)]
         for _ in range(3):
             chains = tuple(self._sample_chain(rng, b, depth, outer) for b in bodies)
-            if all(chains) and not (alt.distinct and len(chains) > 1 and len(set(chains)) == 1):
+            if all(chains) and all(needed(b) <= {j for s in c for j in reads(s)} for b, c in zip(bodies, chains)) \
+                    and not (alt.distinct and len(chains) > 1 and len(set(chains)) == 1):
                 return Step(alt, app, chains)
         return None
 
@@ -192,22 +193,23 @@ class Space:
     def _sample_chain(self, rng, body: Body, depth: int, outer) -> tuple[Step, ...]:
         """1..max_body_ops steps. As a person would, a body mostly reads its other
         parameters (the fori index) and often the enclosing program's values
-        (`c * i`, `a + x0`): a step prefers them while the chain has not."""
+        (`c * i`, `a + x0`): a step prefers a parameter the chain has not read
+        yet, else sometimes a captured value."""
         chain = []
         cur = len(chain_scope(body))
         for _ in range(rng.randint(1, self.config.max_body_ops)):
-            read_param = any(j < cur for step in chain for j in reads(step))
-            if cur and not read_param and rng.random() < 0.7:
-                want = lambda j: j < cur                 # noqa: E731  a parameter: the fori index
+            unread = set(range(cur)) - {j for step in chain for j in reads(step)}
+            if unread and rng.random() < 0.75:
+                want = unread                            # a parameter: the fori index, the other carry
             elif rng.random() < 0.3:
-                want = lambda j: j > cur                 # noqa: E731  a captured value
+                want = range(cur + 1, cur + 1 + len(outer))      # a captured value
             else:
                 want = None
             for attempt in range(10):
                 alt = self.pick_alt(rng)
                 apps = self.body_apps(alt, body, depth, outer)
                 if want and attempt < 8:
-                    apps = [a for a in apps if any(isinstance(j, int) and want(j) for j in a.slots)]
+                    apps = [a for a in apps if any(j in want for j in a.slots if isinstance(j, int))]
                 step = self._with_bodies(alt, rng.choice(apps), rng, outer, depth + 1) if apps else None
                 if step is not None:
                     chain.append(step)
@@ -259,8 +261,9 @@ class Enumeration:
     The choices are described once, as blocks: each `_*_blocks` generator
     yields, for one way to make the next choice, the set of inputs the
     choice reads inside sub-programs (a bit mask: a program must read every
-    input, so counts are kept per mask), the number of programs in the
-    block, and what `_build_*` needs to make the i-th of them. Counting adds
+    input, so counts are kept per mask; a chain's mask also has a bit for
+    each parameter its body `needs`), the number of programs in the block,
+    and what `_build_*` needs to make the i-th of them. Counting adds
     the blocks up (memoised); unranking walks the same blocks to the one
     that holds the index."""
 
@@ -270,6 +273,11 @@ class Enumeration:
         self._count = lru_cache(maxsize=None)(self._count_uncached)
         self._chain = lru_cache(maxsize=None)(self._chain_uncached)
         self._fill = lru_cache(maxsize=None)(self._fill_uncached)
+
+    def _needed_mask(self, body) -> int:
+        """The bits a body's chain mask has for the parameters it must read
+        (after the inputs' bits)."""
+        return sum(1 << (len(self.inputs) + q) for q in needed(body))
 
     def _input_mask(self, indices) -> int:
         return sum(1 << i for i in set(indices) if i < len(self.inputs))
@@ -304,14 +312,15 @@ class Enumeration:
         """Non-empty chains for these sub-programs, s operations in all; for a
         `distinct` alternative, not all the same."""
         for sizes in _compositions(s, len(bodies)):
-            tables = [sorted(self._chain(b, outer, depth, k).items()) for b, k in zip(bodies, sizes)]
+            tables = [[(m, c) for m, c in sorted(self._chain(b, outer, depth, k).items())
+                       if m & self._needed_mask(b) == self._needed_mask(b)] for b, k in zip(bodies, sizes)]
             for combo in itertools.product(*tables):
                 counts = [c for _, c in combo]
                 diagonal = distinct and len(bodies) > 1 and \
                     all((b, k, m) == (bodies[0], sizes[0], combo[0][0]) for b, k, (m, _) in zip(bodies, sizes, combo))
                 size = math.prod(counts) - (counts[0] if diagonal else 0)
                 if size:
-                    mask = functools.reduce(operator.or_, (m for m, _ in combo), 0)
+                    mask = functools.reduce(operator.or_, (m for m, _ in combo), 0) & self._full
                     yield mask, size, (sizes, combo, diagonal)
 
     def _build_fill(self, bodies, outer, depth, block, i):
@@ -327,10 +336,12 @@ class Enumeration:
         if k == 0:
             yield 0, 1, None
             return
-        local = len(chain_scope(body)) + 1
+        local, n = len(chain_scope(body)) + 1, len(self.inputs)
         for alt in self.space.alts:
             for app in self.space.body_apps(alt, body, depth, outer):
-                caught = sum(1 << (j - local) for j in reads(Step(alt, app)) if local <= j < local + len(self.inputs))
+                read = reads(Step(alt, app))
+                caught = sum(1 << (j - local) for j in read if local <= j < local + n) | \
+                    sum(1 << (n + q) for q in needed(body) if q in read)
                 inner = tuple(b for b in app.slots if isinstance(b, Body))
                 for s in range(k):
                     for m1, c1 in sorted(self._fill(inner, outer, depth + 1, s, alt.distinct).items()):

@@ -3,8 +3,8 @@ the oracle that enumeration counts and hash tests are checked against.
 
 Sub-programs are non-empty chains that may capture the enclosing program's
 values; an alternative marked `distinct` never has all its sub-programs the
-same. Imported by the tests as `brute` (pytest puts this folder on sys.path)."""
-from jaxsynth.synth.program import Program, Step
+same; a chain reads the parameters its body needs. Imported by the tests as `brute` (pytest puts this folder on sys.path)."""
+from jaxsynth.synth.program import Program, Step, chain_scope
 from jaxsynth.synth.rules import Body
 
 
@@ -37,8 +37,16 @@ def with_bodies(space, alt, app, outer, depth, s):
     """The step of this application for every filling of its sub-programs with s operations."""
     bodies = [b for b in app.slots if isinstance(b, Body)]
     for chosen in fill(space, bodies, outer, depth, s):
-        if not (alt.distinct and len(chosen) > 1 and len(set(chosen)) == 1):
+        if alt.distinct and len(chosen) > 1 and len(set(chosen)) == 1:
+            continue        # all branches the same
+        if all(reads_params(b, c) >= set(b.needs) for b, c in zip(bodies, chosen)):
             yield Step(alt, app, chosen)
+
+
+def reads_params(body, chain):
+    """Names of the body's parameters that the chain's steps read."""
+    scope = [name for name, _ in chain_scope(body)]
+    return {scope[j] for s in chain if s.alt.reads for j in s.app.slots if isinstance(j, int) and j < len(scope)}
 
 
 def top_steps(space, types, size):

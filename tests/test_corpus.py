@@ -13,7 +13,7 @@ from jaxsynth.corpus.records import read_records
 from jaxsynth.lowering import load_function, lower, universe
 from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.printer import to_source
-from jaxsynth.synth.rules import Pools
+from jaxsynth.synth.rules import SHAPES, Pools
 from jaxsynth.synth.space import Config, Enumeration, Space
 from jaxsynth.synth.types import parse_signature
 
@@ -125,6 +125,9 @@ def test_coverage(corpus, capsys):
     assert report["covered"] == len(ours) and report["never_hit"] == sorted(universe() - ours)
     assert report["outside_universe"] == sorted(set(occurrences) - ours)
     assert report["alternatives"] == dict(alternatives)
+    q = report["quality"]
+    assert q["programs"] == len(records) and q["unparsed"] == 0 and q["degenerate_programs"] == 0
+    assert q["distinct_stablehlo"] == len({r["stablehlo"] for r in records})
     counts = [o["count"] for o in report["ops"]]
     assert counts == sorted(counts, reverse=True)
     assert main(["coverage", str(corpus)]) == 0
@@ -178,3 +181,19 @@ def test_bench_compares_the_same_work(grammar, tmp_path):
     pairs = [json.loads((tmp_path / "naive" / f"{k}.json").read_text()) for k in range(12)]
     assert [(p["python"], p["stablehlo"]) for p in pairs] == \
         [(r["python"], r["stablehlo"]) for r in _records(tmp_path / "pipe")]
+
+
+def test_realistic_shapes(tmp_path):
+    """--shapes realistic draws signatures from model shapes; the manifest records the profile."""
+    out = tmp_path / "real"
+    assert main(["sample", "-n", "30", "--seed", "2", "--shapes", "realistic", "--workers", "1",
+                 "--out", str(out)]) == 0
+    pools = json.loads((out / "manifest.json").read_text())["config"]["pools"]
+    assert pools["max_size"] == SHAPES["realistic"].max_size == 1 << 20
+    assert [tuple(s) for s in pools["shapes"]] == list(SHAPES["realistic"].shapes)
+    firsts = [parse_signature(r["inputs"][0])[0] for r in _records(out)]
+    assert all(t.shape in SHAPES["realistic"].shapes for t in firsts)
+    assert sorted(t.size for t in firsts)[len(firsts) // 2] >= 1024, "median first input: a thousand elements or more"
+    assert main(["sample", "-n", "5", "--shapes", "realistic", "--dims", "4,8", "--workers", "1",
+                 "--out", str(tmp_path / "dims")]) == 0
+    assert json.loads((tmp_path / "dims" / "manifest.json").read_text())["config"]["pools"]["dims"] == [4, 8]

@@ -25,15 +25,16 @@ def signature_ops(grammar, space):
     """Alternative -> the ops its one-step programs lower to (one program per
     kind of operands: `jnp.square` is chlo.square on floats, a multiply on
     ints), less the ops most alternatives' one-step programs have."""
-    programs = []
+    programs = {}
     for alt in space.alts:
-        kinds = {}
         for app in space.apps(alt, SCOPE):
-            kind = (tuple(SCOPE[j].dtype for j in app.slots if isinstance(j, int)), app.result.dtype, app.result.rank)
-            kinds.setdefault(kind, app)
-        for app in kinds.values():
-            bodies = sum(isinstance(s, Body) for s in app.slots)
-            programs.append(Program(SCOPE, (next(brute.with_bodies(space, alt, app, SCOPE, 1, bodies)),)))
+            kind = (alt.name, tuple(SCOPE[j].dtype for j in app.slots if isinstance(j, int)), app.result.dtype,
+                    app.result.rank)
+            bodies = sum(isinstance(s, Body) for s in app.slots)      # of one operation each
+            step = kind not in programs and next(brute.with_bodies(space, alt, app, SCOPE, 1, bodies), None)
+            if step:
+                programs[kind] = Program(SCOPE, (step,))
+    programs = list(programs.values())
     own = {}
     for p, r in make_records([({"id": ""}, p) for p in programs], space.grammar, "statements"):
         own.setdefault(p.steps[0].alt.name, set()).update(o["op"] for o in r["ops"] if not o["op"].startswith("func."))
@@ -153,3 +154,14 @@ def test_quality_scan_finds_each_fault(grammar):
     assert r["fori_bodies"] == 1 and r["fori_index_share"] == 0
     assert r["arity_mismatches"] == 1
     assert r["self_operand_share"] == pytest.approx(1 / 3, abs=1e-4)    # x0 - x0; not cond(x1, .., x0), c * x0
+
+
+def test_quality_scan_counts_switch_branches(grammar):
+    q = Quality(grammar)
+    q.add(_record('def f(x0, x1):\n    """f32[3], i32[] -> f32[3]"""\n'
+                  '    v0 = lax.switch(x1, [lambda a: jnp.exp(a), lambda a: a * x0, lambda a: jnp.sin(a)], x0)\n'
+                  '    return v0\n', "func.func public @main(%arg0: tensor<3xf32>, %arg1: tensor<i32>)",
+                  [("stablehlo.case", 1)]))
+    r = q.report()
+    assert r["bodies"] == 3 and r["capturing_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert r["control_flow_vanished"] == 0 and r["degenerate_programs"] == 0 and r["arity_mismatches"] == 0
