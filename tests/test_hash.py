@@ -82,6 +82,20 @@ def test_sub_programs_tell_programs_apart(space):
     assert len(set(hashes(*loops))) == len(loops)
 
 
+def test_captured_values_tell_programs_apart(space):
+    """`lambda i, c: c * x1` and `lambda i, c: c * x2`: the hash sees what a body captures."""
+    sig = parse_signature("f32[2], f32[2], f32[2]")
+    loop = step(space, "fori_loop", sig, slots=(0,), attrs=("2",))
+    body = loop.app.slots[0]
+    mul = space.grammar.by_name["mul"]
+    cur = len(body.params) - 1                       # after the index i: c, then x0, x1, x2
+    variants = [program("f32[2], f32[2], f32[2]", loop._replace(bodies=((Step(mul, App((cur, cur + 1 + x), (), sig[0])),),)))
+                for x in (1, 2)]
+    assert [captures(p.steps[0]) for p in variants] == [[1], [2]]
+    assert variants[0].structural_hash != variants[1].structural_hash
+    assert "c * x1" in to_source(variants[0].tree, space.grammar)
+
+
 @pytest.mark.parametrize("sig", ["f32[2,3]", "f32[3], bool[]", "i32[], f32[2]"])
 def test_programs_of_one_statement_all_hash_apart(grammar, sig):
     """A program of one top-level statement has no order, no outputs to permute

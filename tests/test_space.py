@@ -102,6 +102,19 @@ def test_counts_equal_brute_force(grammar, sig, max_size):
         assert all(p.size == size for p in unranked)
 
 
+def test_pair_carry_counts_equal_brute_force(grammar):
+    """A pair carry's first chain must read the second component: counted exactly."""
+    space = _small_space(grammar, ("exp", "sub", "mul", "fori_pair", "zeros_like"))
+    inputs = parse_signature("f32[2], f32[2]")
+    enum = Enumeration(space, inputs)
+    for size in (1, 2, 3):
+        listed = brute.programs(space, inputs, size)
+        assert enum.count(size) == len(listed)
+    assert any("fori_pair" in p.alternatives for p in listed)
+    texts = {to_source(enum.program(3, i).tree, space.grammar) for i in range(enum.count(3))}
+    assert texts == {to_source(p.tree, space.grammar) for p in listed}
+
+
 def test_enumeration_uses_control_flow(grammar):
     space = _small_space(grammar, SMALL)
     alts = set()
@@ -125,7 +138,7 @@ def test_locate_and_range(grammar):
 
 @settings(max_examples=12, deadline=None)
 @given(names=st.lists(st.sampled_from(SMALL + ("mul", "where", "reshape", "slice", "concatenate", "astype",
-                                                "lt", "argsort", "expand_dims", "pad")),
+                                                "lt", "argsort", "expand_dims", "pad", "fori_pair", "zeros_like")),
                       min_size=2, max_size=5, unique=True),
     sig=st.sampled_from(["f32[2]", "f32[2,2]", "f32[2], i32[2]", "bool[2], f32[2]"]))
 def test_counts_equal_brute_force_property(grammar, names, sig):
