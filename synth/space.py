@@ -147,9 +147,9 @@ class Space:
                 self._produce(rng, alt.rule.needs, types, used, steps)
                 apps = self.apps(alt, tuple(types))
             if unused_inputs and target - len(steps) <= len(unused_inputs):
-                # no budget left to spare: only steps that use a forgotten input
-                apps = [a for a in apps if any(s in unused_inputs for s in a.slots if isinstance(s, int))]
-            elif rng.random() < 0.7:       # prefer consuming unused values, so few are returned
+                # no budget left to spare: only steps that read a forgotten input
+                apps = [a for a in apps if alt.reads and any(s in unused_inputs for s in a.slots if isinstance(s, int))]
+            elif alt.reads and rng.random() < 0.7:       # prefer reading unread values, so few are returned
                 fresh = [a for a in apps if any(isinstance(s, int) and not used[s] for s in a.slots)]
                 apps = fresh or apps
             if apps:
