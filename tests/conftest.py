@@ -1,21 +1,22 @@
 """Shared fixtures: the packaged grammar and its expansion space, loaded once.
 
 Hypothesis runs derandomized in CI (the CI variable set, as CI sets it), so a
-CI run is reproducible; elsewhere it explores new examples each run. Its
-example database lives in the user's cache, never in the work tree."""
+CI run is reproducible; elsewhere it explores new examples each run. What it
+stores (example database, caches) lives in the user's cache, never in the
+work tree."""
 import os
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.space import Space
 
-_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxsynth" / "hypothesis"
+set_hypothesis_home_dir(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxsynth" / "hypothesis")
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.register_profile("dev", database=DirectoryBasedExampleDatabase(_CACHE))
+settings.register_profile("dev")
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
