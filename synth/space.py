@@ -273,6 +273,14 @@ class Enumeration:
         self._count = lru_cache(maxsize=None)(self._count_uncached)
         self._chain = lru_cache(maxsize=None)(self._chain_uncached)
         self._fill = lru_cache(maxsize=None)(self._fill_uncached)
+        self._steps = lru_cache(maxsize=None)(self._steps_uncached)
+
+    def _steps_uncached(self, types) -> tuple:
+        """(alt, app, inputs its operands read, its sub-programs) for every
+        top-level step from this scope (scopes recur: counting visits each
+        with many `unused` and `r`)."""
+        return tuple((alt, app, self._input_mask(reads(Step(alt, app))), tuple(b for b in app.slots if isinstance(b, Body)))
+                     for alt in self.space.alts for app in self.space.apps(alt, types, 0))
 
     def _needed_mask(self, body) -> int:
         """The bits a body's chain mask has for the parameters it must read
@@ -291,15 +299,13 @@ class Enumeration:
             if unused == 0:
                 yield 0, 1, None
             return
-        for alt in self.space.alts:
-            for app in self.space.apps(alt, types, 0):
-                left = unused & ~self._input_mask(reads(Step(alt, app)))
-                bodies = tuple(b for b in app.slots if isinstance(b, Body))
-                for s in range(r):
-                    for mask, ways in self._fill(bodies, types, 1, s, alt.distinct).items():
-                        rest = self._count(types + (app.result,), left & ~mask, r - 1 - s)
-                        if rest:
-                            yield 0, ways * rest, (alt, app, bodies, s, mask, rest, left & ~mask, r - 1 - s)
+        for alt, app, read, bodies in self._steps(types):
+            left = unused & ~read
+            for s in range(r):
+                for mask, ways in self._fill(bodies, types, 1, s, alt.distinct).items():
+                    rest = self._count(types + (app.result,), left & ~mask, r - 1 - s)
+                    if rest:
+                        yield 0, ways * rest, (alt, app, bodies, s, mask, rest, left & ~mask, r - 1 - s)
 
     def _build_program(self, types, block, i) -> tuple[Step, ...]:
         if block is None:
