@@ -1,5 +1,6 @@
 """Load `grammar/jax.lark`: Lark's own loader gives the rules and alternatives,
-the `//@` annotations on the operation alternatives give type rule and weight.
+the `//@` annotations on the operation alternatives give type rule, weight
+and flags (`FLAGS`).
 
 The result, `Grammar`, is plain data: the operation alternatives in file
 order (`Alt`), a parser for printed programs, and the literal text of every

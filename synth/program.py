@@ -7,7 +7,9 @@ an operation alternative to values in scope. From the steps come
   returns for the printed program (one statement per step);
 - the dataflow graph, a `networkx.DiGraph` whose nodes are values (inputs,
   intermediates; outputs marked) with dtype and shape, and whose edges are
-  uses; it gives size, depth and the structural hash.
+  uses: operands, values a step's sub-programs capture, and shape-only uses
+  (which do not keep a value from being returned); it gives size, depth and
+  the structural hash.
 
 The structural hash ignores variable names, the order of independent
 statements, the order of returned values, and whether a repeated
