@@ -130,6 +130,7 @@ def test_extract_a_users_function(tmp_path, capsys):
     assert counts["stablehlo.tanh"] == 1 and counts["stablehlo.dot_general"] == 1 and counts["stablehlo.reduce"] == 1
 
 
+@pytest.mark.slow
 def test_batched_lowering_equals_standalone(space, grammar):
     """300 programs lowered 50 to a module: each text and count equals its own lowering,
     helpers shared across the batch attributed to every program that calls them."""

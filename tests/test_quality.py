@@ -72,6 +72,7 @@ def all_steps(steps):
             yield from all_steps(chain)
 
 
+@pytest.mark.slow
 def test_sampled_programs_keep_every_operation(grammar, space, signature_ops):
     quality = Quality(grammar)
     programs = [space.sample(random.Random(f"quality:{k}")) for k in range(5000)]
@@ -82,6 +83,7 @@ def test_sampled_programs_keep_every_operation(grammar, space, signature_ops):
     assert q["capturing_share"] >= 0.3 and q["fori_index_share"] >= 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["f32[3], bool[]", "bool[2]"])
 def test_enumerated_programs_keep_every_operation(grammar, signature_ops, sig):
     space = Space(grammar, Config(pools=Pools(dims=(2,))))

@@ -86,7 +86,8 @@ def _small_space(grammar, names):
 SMALL = ("exp", "add", "sub", "sum", "transpose_all", "all", "cond", "fori_loop", "while_loop", "argmax", "switch")
 
 
-@pytest.mark.parametrize("sig, max_size", [("f32[2]", 3), ("f32[2,2], bool[]", 3), ("f32[2], bool[], i32[]", 4)])
+@pytest.mark.parametrize("sig, max_size", [("f32[2]", 3), ("f32[2,2], bool[]", 3),
+                                           pytest.param("f32[2], bool[], i32[]", 4, marks=pytest.mark.slow)])
 def test_counts_equal_brute_force(grammar, sig, max_size):
     space = _small_space(grammar, SMALL)
     inputs = parse_signature(sig)
