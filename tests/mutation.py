@@ -1,10 +1,10 @@
-"""Mutation testing of synth/ and lowering/ with mutmut: how many changed
-operators, constants and conditions in the code the tests notice.
+"""Mutation testing of synth/ and lowering/ with mutmut: which small changes
+to the code (operators, constants, conditions) the tests notice.
 
     python tests/mutation.py [MUTMUT ARGS...]        (default: run)
 
     python tests/mutation.py run --max-children 2
-    python tests/mutation.py results                 survivors, one a line
+    python tests/mutation.py results                 mutants not killed, one a line
     python tests/mutation.py show NAME               the diff of one mutant
     python tests/mutation.py run NAME...             test these again (globs work)
     python tests/mutation.py browse
@@ -13,13 +13,14 @@ mutmut names a mutant by its file path (`synth/space.py`: `synth.space`),
 the tests import the installed names (`jaxsynth.synth.space`), and this
 repository has no `jaxsynth/` folder (pyproject maps the top-level folders
 to the packages). So the packages, laid out as installed, and the tests are
-copied to a staging directory, `.mutation/` (`--stage DIR` before the mutmut
-arguments for another), and mutmut runs there with the repository's own
-pyproject.toml: its `[tool.mutmut]` section is the whole configuration,
-paths in it relative to the staging directory. The copies are refreshed on
-every call; the directory is kept between runs, as mutmut caches there
-which mutants are decided (in `mutants/`) and tests again only changed code.
-Delete `.mutation/` to measure afresh, e.g. after tests changed.
+copied to a staging directory, `.mutation/` at the top of the repository
+(another with `--stage DIR` before the mutmut arguments), and mutmut runs
+there with the repository's own pyproject.toml: its `[tool.mutmut]` section
+is the whole configuration, paths in it relative to the staging directory.
+The copies are refreshed on every call; the directory is kept between runs,
+as mutmut keeps its results there (in `mutants/`) and then tests only the
+mutants of changed functions. Delete `.mutation/` to measure afresh, e.g.
+after the tests changed.
 """
 import shutil
 import subprocess
@@ -83,7 +84,7 @@ def main(argv):
     stage_dir = ROOT / ".mutation"
     if argv[:1] == ["--stage"]:
         stage_dir, argv = Path(argv[1]).resolve(), argv[2:]
-    mutmut = Path(sys.executable).parent / "mutmut"     # not `python -m mutmut`: mutmut refuses it
+    mutmut = Path(sys.executable).parent / "mutmut"     # mutmut asks not to be run as `python -m mutmut`
     if not mutmut.exists():
         sys.exit(f"no {mutmut}: pip install -e '.[mutation]'")
     config = stage(stage_dir, ROOT / "pyproject.toml")
