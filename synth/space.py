@@ -279,7 +279,8 @@ class Enumeration:
         """(alt, app, inputs its operands read, its sub-programs) for every
         top-level step from this scope (scopes recur: counting visits each
         with many `unused` and `r`)."""
-        return tuple((alt, app, self._input_mask(reads(Step(alt, app))), tuple(b for b in app.slots if isinstance(b, Body)))
+        return tuple((alt, app, self._input_mask(reads(Step(alt, app))),
+                      tuple(b for b in app.slots if isinstance(b, Body)))
                      for alt in self.space.alts for app in self.space.apps(alt, types, 0))
 
     def _needed_mask(self, body) -> int:

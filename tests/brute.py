@@ -3,7 +3,8 @@ the oracle that enumeration counts and hash tests are checked against.
 
 Sub-programs are non-empty chains that may capture the enclosing program's
 values; an alternative marked `distinct` never has all its sub-programs the
-same; a chain reads the parameters its body needs. Imported by the tests as `brute` (pytest puts this folder on sys.path)."""
+same; a chain reads the parameters its body needs. Imported by the tests as
+`brute` (pytest puts this folder on sys.path)."""
 from jaxsynth.synth.program import Program, Step, chain_scope
 from jaxsynth.synth.rules import Body
 

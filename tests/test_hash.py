@@ -89,7 +89,8 @@ def test_captured_values_tell_programs_apart(space):
     body = loop.app.slots[0]
     mul = space.grammar.by_name["mul"]
     cur = len(body.params) - 1                       # after the index i: c, then x0, x1, x2
-    variants = [program("f32[2], f32[2], f32[2]", loop._replace(bodies=((Step(mul, App((cur, cur + 1 + x), (), sig[0])),),)))
+    variants = [program("f32[2], f32[2], f32[2]",
+                        loop._replace(bodies=((Step(mul, App((cur, cur + 1 + x), (), sig[0])),),)))
                 for x in (1, 2)]
     assert [captures(p.steps[0]) for p in variants] == [[1], [2]]
     assert variants[0].structural_hash != variants[1].structural_hash
