@@ -59,7 +59,8 @@ class Quality:
         self.programs += 1
         self.texts.add(hash(record["stablehlo"]))
         self.multisets.add(tuple((o["op"], o["count"]) for o in record["ops"]))
-        self._tree(record["python"])
+        if not self._tree(record["python"]):
+            return          # not derived by the grammar: maybe not even Python; nothing more to read
         fn = self._ast(record["python"])
         ops = {o["op"]: o["count"] for o in record["ops"]}
         in_ir = sum(ops.get(op, 0) for op in CONTROL_FLOW_OPS)
@@ -72,12 +73,13 @@ class Quality:
         arity = len(re.findall(r"%arg\d+", main.group(1))) if main else 0
         self.arity_mismatches += arity < len(fn.args.args)
 
-    def _tree(self, source: str) -> None:
+    def _tree(self, source: str) -> bool:
+        """Scan the derivation tree for degenerate pairs; False if the grammar does not derive it."""
         try:
             tree = self.grammar.parse(source)
         except lark.exceptions.LarkError:
             self.unparsed += 1
-            return
+            return False
         degenerate = False
         for node in tree.iter_subtrees():
             alt = self.grammar.by_name.get(node.data)
@@ -95,6 +97,7 @@ class Quality:
             if alt.distinct and len(lambdas) > 1 and len(set(map(_key, lambdas))) == 1:
                 degenerate = True
         self.degenerate_programs += degenerate
+        return True
 
     @staticmethod
     def _ast(source: str) -> ast.FunctionDef:

@@ -148,8 +148,9 @@ def test_quality_scan_finds_each_fault(grammar):
                   '    v0 = lax.fori_loop(0, 2, lambda i, c: c * x0, x0)\n    v1 = jnp.zeros_like(x1)\n'
                   '    return v0, v1\n', "func.func public @main(%arg0: tensor<3xf32>) -> (tensor<3xf32>)"))
     q.add(_record("def f(x0):\n    import os\n    return x0\n", "func.func public @main(%arg0: tensor<3xf32>)"))
+    q.add(_record("this is not Python (", "func.func public @main()"))
     r = q.report()
-    assert r["programs"] == 4 and r["unparsed"] == 1
+    assert r["programs"] == 5 and r["unparsed"] == 2
     assert r["degenerate_programs"] == 2                       # x0 - x0; two equal branches
     assert r["control_flow"] == 2 and r["control_flow_vanished"] == 1    # the loop left no while
     assert r["bodies"] == 3 and r["capturing_share"] == pytest.approx(1 / 3, abs=1e-4)
