@@ -20,6 +20,7 @@ import lark
 from lark.grammar import NonTerminal, Terminal
 
 from .rules import REGISTRY, Rule
+from .types import DOMAINS, DTYPES
 
 from ..grammar import GRAMMAR_PATH as DEFAULT_GRAMMAR
 
@@ -35,6 +36,7 @@ FLAGS = {
     "distinct": "equal operands make the result trivial (x - x, x < x): operands are distinct "
                 "values, and sub-programs are not all the same",
     "shape": "reads only its operand's shape (zeros_like): not a use of the operand's value",
+    "nodiff": "has no reverse-mode derivative (while_loop): never inside a sub-program that is differentiated",
 }
 
 
@@ -67,8 +69,8 @@ class Alt:
     def has_bodies(self) -> bool:
         return self.rule.has_bodies
 
-    def apps(self, types, pools):
-        return self.rule.fn(types, pools, *self.args)
+    def apps(self, types, pools, context=()):
+        return self.rule.apps(types, pools, self.args, context)
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Grammar:
     lark: lark.Lark
     alts: tuple[Alt, ...]
     literals: dict = field(repr=False)        # terminal name -> literal text
+    dtypes: tuple[str, ...] = tuple(DTYPES)   # the dtypes its DTYPE terminal can write
     overrides: dict = field(default_factory=dict)   # weights changed from the file's
 
     @cached_property
@@ -97,7 +100,8 @@ class Grammar:
     def with_weights(self, overrides: dict[str, float]) -> "Grammar":
         """A copy with some weights replaced; names must be alternatives."""
         alts = tuple(dataclasses.replace(a, weight=overrides.get(a.name, a.weight)) for a in self.alts)
-        return Grammar(self.path, self.text, self.lark, alts, self.literals, {**self.overrides, **overrides})
+        return Grammar(self.path, self.text, self.lark, alts, self.literals, self.dtypes,
+                       {**self.overrides, **overrides})
 
 
 def _fail(path, line, msg):
@@ -153,10 +157,11 @@ def _parse_spec(path, line, name, spec):
     if len(args) != len(rule.args):
         _fail(path, line, f"alternative {name!r}: rule {rule_name!r} takes "
                           f"{len(rule.args)} argument(s) ({', '.join(rule.args) or 'none'}), got {len(args)}")
-    from .types import DOMAINS
     for a, kind in zip(args, rule.args):
         if kind == "domain" and a not in DOMAINS:
             _fail(path, line, f"alternative {name!r}: unknown domain {a!r} (one of {', '.join(DOMAINS)})")
+        if kind == "dtype" and a not in DTYPES:
+            _fail(path, line, f"alternative {name!r}: unknown dtype {a!r} (one of {', '.join(DTYPES)})")
     try:
         w = float(weight) if weight is not None else 1.0
     except ValueError:
@@ -210,14 +215,30 @@ def load_grammar(path=None, text: str | None = None) -> Grammar:
         rule, args, weight, flags = _parse_spec(path, line, r.alias, spec)
         slots = "".join(SLOT_KINDS.get(s.name, "?") for s in r.expansion if isinstance(s, NonTerminal))
         attrs = sum(1 for s in r.expansion if isinstance(s, Terminal) and not s.filter_out)
-        if slots != rule.slots or attrs != rule.attrs:
+        if slots != rule.slots.replace("b", "e") or attrs != rule.attrs:
             _fail(path, line, f"alternative {r.alias!r} has slots {slots or 'none'!r} and {attrs} attribute(s); "
                               f"rule {rule.name!r} needs slots {rule.slots or 'none'!r} and {rule.attrs}")
         alts.append(Alt(r.alias, rule, args, weight, origin, tuple(r.expansion), line, flags))
     if not alts:
         _fail(path, 1, "no operation alternatives (aliased alternatives of term/infix)")
     alts.sort(key=lambda a: a.line)
-    return Grammar(str(path), text, parser, tuple(alts), literals)
+    return Grammar(str(path), text, parser, tuple(alts), literals, _dtypes(path, text, parser))
+
+
+def _dtypes(path, text, parser) -> tuple[str, ...]:
+    """The entries of the dtype table (`types.DTYPES`) whose spelling the
+    grammar's DTYPE terminal matches (at least one); every entry if the
+    grammar has no DTYPE terminal. With a terminal as general as
+    `/jnp\\.[a-z0-9_]+/`, a new dtype is one entry in the table."""
+    terminal = next((t for t in parser.terminals if t.name == "DTYPE"), None)
+    if terminal is None:
+        return tuple(DTYPES)
+    pattern = re.compile(terminal.pattern.to_regexp())
+    found = tuple(d for d, t in DTYPES.items() if pattern.fullmatch(t.spelling))
+    line = next((n for n, l in enumerate(text.splitlines(), 1) if l.lstrip().startswith("DTYPE")), 1)
+    if not found:
+        _fail(path, line, f"terminal DTYPE matches no dtype of the table ({', '.join(t.spelling for t in DTYPES.values())})")
+    return found
 
 
 def read_weights_file(path) -> list[tuple[str, str, str]]:

@@ -74,17 +74,21 @@ class Printer:
         fn = tree.children[0]
         name, params, doc, *stmts, ret = fn.children
         lines = [f"def {name}({', '.join(params.children)}):", f"    {doc}"]
-        lines += [f"    {s.children[0]} = {self.expr(s.children[1])}" for s in stmts]
+        lines += [f"    {', '.join(s.children[:-1])} = {self.expr(s.children[-1])}" for s in stmts]
         lines.append("    return " + ", ".join(self.expr(e) for e in ret.children))
         return HEADER + "\n".join(lines) + "\n"
+
+
+def _tokens(node):
+    return [node] if isinstance(node, Token) else list(node.scan_values(lambda v: isinstance(v, Token)))
 
 
 def nest(tree: Tree) -> Tree:
     """The same program with every value used exactly once written in place."""
     fn = tree.children[0]
     name, params, doc, *stmts, ret = fn.children
-    uses = Counter(t for s in stmts for t in s.children[1].scan_values(lambda v: isinstance(v, Token)))
-    uses.update(t for e in ret.children for t in ([e] if isinstance(e, Token) else e.scan_values(lambda v: isinstance(v, Token))))
+    uses = Counter(t for s in stmts for t in _tokens(s.children[-1]))
+    uses.update(t for e in ret.children for t in _tokens(e))
     inline, kept = {}, []
 
     def subst(node):
@@ -93,12 +97,12 @@ def nest(tree: Tree) -> Tree:
         return Tree(node.data, [subst(c) for c in node.children])
 
     for s in stmts:
-        target, expr = s.children
+        *targets, expr = s.children
         expr = subst(expr)
-        if uses[str(target)] == 1:
-            inline[str(target)] = expr
-        else:
-            kept.append(Tree("stmt", [target, expr]))
+        if len(targets) == 1 and uses[str(targets[0])] == 1:
+            inline[str(targets[0])] = expr
+        else:                   # used twice or more, or one of several results: keep the name
+            kept.append(Tree("stmt", [*targets, expr]))
     ret = Tree("ret", [subst(e) for e in ret.children])
     return Tree("start", [Tree("funcdef", [name, params, doc, *kept, ret])])
 

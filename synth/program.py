@@ -136,8 +136,17 @@ class Program:
 
     @cached_property
     def types(self) -> tuple[Type, ...]:
-        """Types of all values: inputs, then one per step."""
-        return self.inputs + tuple(s.app.result for s in self.steps)
+        """Types of all values: inputs, then each step's results."""
+        return self.inputs + tuple(t for s in self.steps for t in s.app.results)
+
+    @cached_property
+    def values(self) -> tuple[range, ...]:
+        """The indices of each step's values (one per result)."""
+        out, k = [], len(self.inputs)
+        for s in self.steps:
+            out.append(range(k, k + len(s.app.results)))
+            k += len(s.app.results)
+        return tuple(out)
 
     @cached_property
     def outputs(self) -> tuple[int, ...]:
@@ -175,7 +184,8 @@ class Program:
         """The derivation tree, one statement per step."""
         n = len(self.inputs)
         refs = [Token("NAME", self.name(i)) for i in range(len(self.types))]
-        stmts = [Tree("stmt", [refs[n + k], op_tree(s, refs, refs[:n + k])]) for k, s in enumerate(self.steps)]
+        stmts = [Tree("stmt", [*(refs[i] for i in vs), op_tree(s, refs, refs[:vs.start])])
+                 for s, vs in zip(self.steps, self.values)]
         params = Tree("params", refs[:n])
         ret = Tree("ret", [refs[i] for i in self.outputs])
         fn = Tree("funcdef", [Token("NAME", FUNC_NAME), params, Token("DOCSTRING", self.docstring()), *stmts, ret])
@@ -186,23 +196,25 @@ class Program:
         g = nx.DiGraph()
         for i, t in enumerate(self.inputs):
             g.add_node(self.name(i), kind="input", dtype=t.dtype, shape=t.shape, index=i)
-        n = len(self.inputs)
-        for k, s in enumerate(self.steps):
-            v = self.name(n + k)
+        for s, vs in zip(self.steps, self.values):
             # operands and captured values print as `_`: the label is the op with
-            # its attributes and bodies; edges say which value sits at which `_`
-            # (operands in slot order, then captures in chain order)
-            blank = [Token("NAME", "_")] * (n + k)
-            g.add_node(v, kind="op", alt=s.alt.name, dtype=s.app.result.dtype, shape=s.app.result.shape,
-                       body_ops=list(_body_ops(s)), label=str(op_tree(s, blank, blank)))
-            operands = [x for x in s.app.slots if isinstance(x, int)]
-            for pos, u in enumerate(operands + captures(s)):
-                u, kind = self.name(u), "capture" if pos >= len(operands) else "operand" if s.alt.reads else "shape"
-                if g.has_edge(u, v):
-                    g.edges[u, v]["pos"] += (pos,)
-                    g.edges[u, v]["kinds"] += (kind,)
-                else:
-                    g.add_edge(u, v, pos=(pos,), kinds=(kind,))
+            # its attributes and bodies (and which of its results the value is);
+            # edges say which value sits at which `_` (operands in slot order,
+            # then captures in chain order)
+            blank = [Token("NAME", "_")] * vs.start
+            label = str(op_tree(s, blank, blank))
+            for r, (i, t) in enumerate(zip(vs, s.app.results)):
+                v = self.name(i)
+                g.add_node(v, kind="op", alt=s.alt.name, dtype=t.dtype, shape=t.shape, body_ops=list(_body_ops(s)),
+                           label=label if len(vs) == 1 else f"{label}#{r}")
+                operands = [x for x in s.app.slots if isinstance(x, int)]
+                for pos, u in enumerate(operands + captures(s)):
+                    u, kind = self.name(u), "capture" if pos >= len(operands) else "operand" if s.alt.reads else "shape"
+                    if g.has_edge(u, v):
+                        g.edges[u, v]["pos"] += (pos,)
+                        g.edges[u, v]["kinds"] += (kind,)
+                    else:
+                        g.add_edge(u, v, pos=(pos,), kinds=(kind,))
         for i in self.outputs:
             g.nodes[self.name(i)]["output"] = True
         return g

@@ -17,6 +17,7 @@ input is used by some operation; values nobody uses are returned.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -30,7 +31,7 @@ from itertools import accumulate
 from .grammar import Alt, Grammar
 from .program import Program, Step, captures, chain_scope, needed, reads
 from .rules import App, Body, Pools
-from .types import MAX_RANK, Type
+from .types import DTYPES, MAX_RANK, Type
 
 
 class NoProgram(ValueError):
@@ -44,13 +45,21 @@ class Config:
     max_body_ops: int = 2       # longest sampled sub-program
     max_depth: int = 2          # how deeply sub-programs nest
     max_inputs: int = 3         # sampled signatures have 1..max_inputs inputs
+    batched: bool = False       # programs run under vmap (symbolic lowering): no op without a batching rule
 
 
 class Space:
     def __init__(self, grammar: Grammar, config: Config = Config()):
         self.grammar, self.config = grammar, config
+        # values have only dtypes the grammar can write
+        self.pools = dataclasses.replace(config.pools, dtypes=tuple(d for d in config.pools.dtypes if d in grammar.dtypes))
         self.alts = [a for a in grammar.alts if a.weight > 0]
+        self.context = (("batched", True),) if config.batched else ()
         self._cum = list(accumulate(a.weight for a in self.alts))
+        self._within = {}
+        for a in self.alts:
+            if a.rule.within:
+                self._within.setdefault(a.rule.within, []).append(a)
         self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
         self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
 
@@ -61,24 +70,32 @@ class Space:
 
     # ------------------------------------------------------------ the steps
 
-    def _apps_uncached(self, alt: Alt, types: tuple[Type, ...], depth: int) -> tuple[App, ...]:
+    def _apps_uncached(self, alt: Alt, types: tuple[Type, ...], depth: int, context) -> tuple[App, ...]:
         if alt.has_bodies and depth >= self.config.max_depth:
             return ()
-        apps = alt.apps(types, self.config.pools)
+        if "nodiff" in alt.flags and dict(context).get("diff"):
+            return ()
+        apps = alt.apps(types, self.pools, context)
         if alt.distinct:        # x - x, x < x: the result is fixed by construction
             apps = (a for a in apps if _distinct_operands(a))
+        if context:             # sub-programs run within what their enclosing one runs within
+            apps = (_inherit(a, context) for a in apps)
         return tuple(apps)
 
-    def apps(self, alt: Alt, types: tuple[Type, ...], depth: int = 0) -> tuple[App, ...]:
-        """Every application of `alt` to values of these types."""
-        return self._apps(alt, types, depth)
+    def apps(self, alt: Alt, types: tuple[Type, ...], depth: int = 0, context=None) -> tuple[App, ...]:
+        """Every application of `alt` to values of these types (within a
+        sub-program's context: a mesh, differentiation; default: the program's)."""
+        return self._apps(alt, types, depth, self.context if context is None else context)
 
     def _body_apps_uncached(self, alt, body, depth, outer) -> tuple[App, ...]:
         if not alt.reads:
             return ()
+        if dict(body.context).get("closed"):
+            outer = ()
         local = tuple(t for _, t in chain_scope(body)) + (body.result,)
         cur = len(local) - 1
-        return tuple(a for a in self.apps(alt, local + outer, depth) if a.result == body.result and cur in a.slots)
+        return tuple(a for a in self.apps(alt, local + outer, depth, body.context)
+                     if a.result == body.result and not a.more and cur in a.slots)
 
     def body_apps(self, alt: Alt, body: Body, depth: int, outer: tuple[Type, ...]) -> tuple[App, ...]:
         """Applications that extend a body's chain: read the current value and keep
@@ -88,17 +105,23 @@ class Space:
 
     # ------------------------------------------------------------ sampling
 
-    def pick_alt(self, rng: random.Random) -> Alt:
-        return rng.choices(self.alts, cum_weights=self._cum)[0]
+    def pick_alt(self, rng: random.Random, within: str | None = None) -> Alt:
+        """An alternative by weight; `within`: among those of rules that apply only there."""
+        if within is None:
+            return rng.choices(self.alts, cum_weights=self._cum)[0]
+        alts = self._within[within]
+        return rng.choices(alts, [a.weight for a in alts])[0]
 
     def sample_signature(self, rng: random.Random) -> tuple[Type, ...]:
         """1..max_inputs inputs; later ones often share the first one's shape,
-        a suffix of it (broadcasting), or (with profile shapes) take its last
-        dim as a weight matrix's first."""
-        pools = self.config.pools
+        a suffix of it (broadcasting), or are a layer's weights for it: a
+        matrix whose first dim is its last (with profile shapes), a
+        convolution kernel, a stack of expert matrices with group sizes."""
+        pools = self.pools
+        dtypes = [d for d in pools.dtypes if DTYPES[d].weight > 0]
 
         def dtype():
-            return rng.choices(["f32", "i32", "bool"], [8, 2, 1])[0]
+            return rng.choices(dtypes, [DTYPES[d].weight for d in dtypes])[0]
 
         def shape():
             if pools.shapes:
@@ -116,12 +139,15 @@ class Space:
                 s = first.shape
             elif r < 0.75:
                 s = first.shape[rng.randint(0, first.rank):]
-            elif widths and first.rank and r < 0.9:
+            elif widths and first.rank and r < 0.85:
                 s = (first.shape[-1], rng.choice(widths))
+            elif first.rank >= 2 and r < 0.9:
+                sig.extend(_weights(rng, first, pools))
+                continue
             else:
                 s = shape()
             sig.append(Type(d, s))
-        return tuple(sig)
+        return tuple(sig[:max(self.config.max_inputs, 1)])
 
     def sample(self, rng: random.Random, inputs: tuple[Type, ...] | None = None, tries: int = 20) -> Program:
         """A random program, by the weights; the same rng state gives the same program."""
@@ -166,8 +192,8 @@ class Space:
         steps.append(step)
         for s in reads(step) + captures(step):
             used[s] = True
-        types.append(app.result)
-        used.append(False)
+        types.extend(app.results)
+        used.extend([False] * len(app.results))
         return True
 
     def _with_bodies(self, alt, app, rng, outer, depth) -> Step | None:
@@ -183,7 +209,7 @@ class Space:
 
     def _produce(self, rng, needs, types, used, steps):
         """Add a step whose result is a type some rule needs (a scalar predicate, say)."""
-        options = [(a, [app for app in self.apps(a, tuple(types)) if app.result in needs])
+        options = [(a, [app for app in self.apps(a, tuple(types)) if app.result in needs and not app.more])
                    for a in self.alts if not a.has_bodies and a.reads]
         options = [(a, apps) for a, apps in options if apps]
         if options:
@@ -194,9 +220,12 @@ class Space:
         """1..max_body_ops steps. As a person would, a body mostly reads its other
         parameters (the fori index) and often the enclosing program's values
         (`c * i`, `a + x0`): a step prefers a parameter the chain has not read
-        yet, else sometimes a captured value."""
+        yet, else sometimes a captured value; inside a mesh it prefers the
+        operations that only apply there (collectives)."""
         chain = []
         cur = len(chain_scope(body))
+        # inside a mesh, a chain mostly communicates (psum, all_gather, ...)
+        special = [k for k, _ in body.context if k in self._within]
         for _ in range(rng.randint(1, self.config.max_body_ops)):
             unread = set(range(cur)) - {j for step in chain for j in reads(step)}
             if unread and rng.random() < 0.75:
@@ -205,8 +234,9 @@ class Space:
                 want = range(cur + 1, cur + 1 + len(outer))      # a captured value
             else:
                 want = None
+            within = special[0] if special and rng.random() < 0.6 else None
             for attempt in range(10):
-                alt = self.pick_alt(rng)
+                alt = self.pick_alt(rng, within if attempt < 5 else None)
                 apps = self.body_apps(alt, body, depth, outer)
                 if want and attempt < 8:
                     apps = [a for a in apps if any(j in want for j in a.slots if isinstance(j, int))]
@@ -215,6 +245,25 @@ class Space:
                     chain.append(step)
                     break
         return tuple(chain)
+
+
+def _weights(rng, x: Type, pools) -> list[Type]:
+    """Parameters of a layer applied to x: for (N, C, spatial...) a kernel
+    (O, C or 1, k...), for (m, k) expert matrices (g, k, n) and group sizes (g,)."""
+    if x.rank >= 3:
+        per_group = rng.choice((x.shape[1], 1))
+        out = x.shape[1] * rng.choice((1, 2)) if per_group == 1 else rng.choice(pools.dims)
+        kernel = tuple(rng.choice([k for k in (1, 2, 3) if k <= d] or [1]) for d in x.shape[2:])
+        return [Type(x.dtype, (out, per_group) + kernel)]
+    g = rng.choice([d for d in pools.dims if d > 1] or [2])
+    return [Type(x.dtype, (g, x.shape[1], rng.choice(pools.dims))), Type("i32", (g,))]
+
+
+def _inherit(app: App, context) -> App:
+    """The application with its sub-programs inside `context` too."""
+    slots = tuple(s._replace(context=tuple(dict(context, **dict(s.context)).items())) if isinstance(s, Body) else s
+                  for s in app.slots)
+    return app._replace(slots=slots)
 
 
 def _distinct_operands(app: App) -> bool:
@@ -304,7 +353,7 @@ class Enumeration:
             left = unused & ~read
             for s in range(r):
                 for mask, ways in self._fill(bodies, types, 1, s, alt.distinct).items():
-                    rest = self._count(types + (app.result,), left & ~mask, r - 1 - s)
+                    rest = self._count(types + app.results, left & ~mask, r - 1 - s)
                     if rest:
                         yield 0, ways * rest, (alt, app, bodies, s, mask, rest, left & ~mask, r - 1 - s)
 
@@ -313,7 +362,7 @@ class Enumeration:
             return ()
         alt, app, bodies, s, mask, rest, left, r = block
         step = Step(alt, app, self._unrank_fill(bodies, types, 1, s, alt.distinct, mask, i // rest))
-        return (step,) + self._unrank_program(types + (app.result,), left, r, i % rest)
+        return (step,) + self._unrank_program(types + app.results, left, r, i % rest)
 
     def _fill_blocks(self, bodies, outer, depth, s, distinct):
         """Non-empty chains for these sub-programs, s operations in all; for a

@@ -67,6 +67,6 @@ def programs(space, inputs, size):
             return
         for s in range(1, left + 1):
             for step in top_steps(space, types, s):
-                yield from extend(steps + (step,), types + (step.app.result,), left - s)
+                yield from extend(steps + (step,), types + step.app.results, left - s)
 
     return list(extend((), tuple(inputs), size))

@@ -11,9 +11,11 @@ import pytest
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from jaxsynth.lowering.devices import fake_devices
 from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.space import Space
 
+fake_devices()        # as the lowering processes do: programs may shard over a mesh
 set_hypothesis_home_dir(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxsynth" / "hypothesis")
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("dev")

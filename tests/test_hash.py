@@ -144,14 +144,19 @@ def remap(step: Step, f) -> Step:
 def reorder(p: Program, rng: random.Random) -> Program:
     """The same computation with its statements in another valid order."""
     n = len(p.inputs)
-    deps = [{j - n for j in [x for x in s.app.slots if isinstance(x, int)] + captures(s) if j >= n} for s in p.steps]
+    step_of = {v: k for k, vs in enumerate(p.values) for v in vs}     # value -> the step making it
+    deps = [{step_of[j] for j in [x for x in s.app.slots if isinstance(x, int)] + captures(s) if j >= n}
+            for s in p.steps]
     order, placed = [], set()
     while len(order) < len(p.steps):
         k = rng.choice([k for k in range(len(p.steps)) if k not in placed and deps[k] <= placed])
         order.append(k)
         placed.add(k)
-    new_index = {old: n + new for new, old in enumerate(order)}
-    return Program(p.inputs, tuple(remap(p.steps[k], lambda j: new_index.get(j - n, j)) for k in order))
+    new_index, next_value = {}, n
+    for k in order:
+        for v in p.values[k]:
+            new_index[v], next_value = next_value, next_value + 1
+    return Program(p.inputs, tuple(remap(p.steps[k], lambda j: new_index.get(j, j)) for k in order))
 
 
 @settings(max_examples=60, deadline=None)
