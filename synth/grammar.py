@@ -36,6 +36,7 @@ FLAGS = {
     "distinct": "equal operands make the result trivial (x - x, x < x): operands are distinct "
                 "values, and sub-programs are not all the same",
     "shape": "reads only its operand's shape (zeros_like): not a use of the operand's value",
+    "same": "its operands are one value, read once and measured once (jnp.pad(x, (0, x.shape[0])))",
     "nodiff": "has no reverse-mode derivative (while_loop): never inside a sub-program that is differentiated",
 }
 
@@ -59,6 +60,10 @@ class Alt:
     @property
     def distinct(self) -> bool:
         return "distinct" in self.flags
+
+    @property
+    def same(self) -> bool:
+        return "same" in self.flags
 
     @property
     def reads(self) -> bool:

@@ -478,10 +478,11 @@ def outer(a, b, pools, domain):
         yield (), Type(a.dtype, shape)
 
 
-@rule(Operand("float", 2, 2), Operand("float", 3, 3), Operand("int", 1, 1))
+@rule(Operand("float", 2, 2), Operand("float", 3, 3), Operand("int", 1, 1), outside="batched")
 def ragged_dot(lhs, rhs, groups, pools):
     """`lax.ragged_dot`: rows of lhs in groups (sizes `groups`), each group
-    times its own matrix of rhs: (m, k) x (g, k, n) -> (m, n)."""
+    times its own matrix of rhs: (m, k) x (g, k, n) -> (m, n). JAX cannot
+    batch it (vmap) over its first axis."""
     if lhs.dtype == rhs.dtype and rhs.shape[0] == groups.shape[0] and lhs.shape[1] == rhs.shape[1] \
             and groups.dtype == "i32":
         yield (), Type(lhs.dtype, (lhs.shape[0], rhs.shape[2]))
@@ -527,8 +528,8 @@ def solve(a, b, pools):
         yield (), b
 
 
-@rule(Operand("inexact", 2), Operand("inexact", 2), attrs=1)
-def triangular_solve(a, b, pools):
+@rule(arg(2), arg(2), attrs=1, args=("domain",))
+def triangular_solve(a, b, pools, domain):
     if _square(a) and a.dtype == b.dtype and a.rank == b.rank == 2 and b.shape[0] == a.shape[0]:
         for lower in ("True", "False"):
             yield (lower,), b
@@ -632,6 +633,14 @@ def pad(x, pools):
             shape = _with(x.shape, ax, x.shape[ax] + lo + hi)
             if _fits(shape, pools):
                 yield (_tuple(f"({a}, {b})" for a, b in widths),), Type(x.dtype, shape)
+
+
+@rule(Operand("any", 1, 1), Operand("any", 1, 1))
+def pad_by_length(x, same, pools):
+    """`jnp.pad(x, (0, x.shape[0]))`: zeros to twice the length (as before an
+    FFT convolution); the second operand is x again (the `same` flag)."""
+    if x == same and _fits((2 * x.shape[0],), pools):
+        yield (), Type(x.dtype, (2 * x.shape[0],))
 
 
 @rule(ANY, attrs=1)
@@ -899,11 +908,13 @@ def collective(x, pools, domain, mesh):
     yield (), x
 
 
-@rule(arg(1), args=("domain",), within="mesh")
+@rule(arg(1), attrs=2, args=("domain",), within="mesh")
 def collective_blocks(x, pools, domain, mesh):
-    """A collective that splits the first axis into one block per device (all_to_all)."""
-    if x.shape[0] % mesh == 0:
-        yield (), x
+    """A collective that splits an axis into one block per device and joins
+    them back on that axis (all_to_all; psum_scatter then all_gather)."""
+    for ax, d in enumerate(x.shape):
+        if d % mesh == 0:
+            yield (str(ax), str(ax)), x
 
 
 @rule(Operand("numeric"), attrs=1, within="mesh")

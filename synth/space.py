@@ -78,6 +78,8 @@ class Space:
         apps = alt.apps(types, self.pools, context)
         if alt.distinct:        # x - x, x < x: the result is fixed by construction
             apps = (a for a in apps if _distinct_operands(a))
+        if alt.same:            # jnp.pad(x, (0, x.shape[0])): one value in every operand slot
+            apps = (a for a in apps if len({s for s in a.slots if isinstance(s, int)}) == 1)
         if context:             # sub-programs run within what their enclosing one runs within
             apps = (_inherit(a, context) for a in apps)
         return tuple(apps)

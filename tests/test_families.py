@@ -20,7 +20,7 @@ from jaxsynth.synth.types import DTYPES, parse_signature
 # one value of each kind the families read: matrices, complex vectors, an
 # image batch and a kernel, expert matrices and group sizes, scalars
 SCOPE = parse_signature("f32[2,3], f32[3], f32[3], i32[3], bool[3], bool[], i32[], f32[], f32[16,16], c64[4], "
-                        "f32[1,2,4,4], f32[3,2,2,2], f32[2,3,2], i32[2], u8[3], bf16[4,2], i8[2,3]")
+                        "f32[1,2,4,4], f32[3,2,2,2], f32[2,3,2], i32[2], u8[3], bf16[4,2], i8[2,3], c64[3,3], c64[3,2]")
 
 
 def jax_types(program, grammar):

@@ -18,7 +18,7 @@ from jaxsynth.synth.space import Config, Enumeration, Space
 from jaxsynth.synth.types import parse_signature
 
 SCOPE = parse_signature("f32[2,3], f32[3], f32[3], i32[3], i32[3], bool[3], bool[3], bool[], i32[], f32[], f32[2,3,1], "
-                        "f32[16,16], c64[4], c64[4], f32[1,2,4,4], f32[3,2,2,2], f32[2,3,2], i32[2], u8[3]")
+                        "f32[16,16], c64[4], c64[4], f32[1,2,4,4], f32[3,2,2,2], f32[2,3,2], i32[2], u8[3], c64[3,3], c64[3,2]")
 
 
 def control_flow(grammar):
