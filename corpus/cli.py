@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..lowering import LoweringError, load_function, lower, universe
+from ..lowering import PLATFORMS, LoweringError, fake_devices, load_function, lower, universe
 from ..synth.grammar import GrammarError, load_grammar, override_weights, read_weights_file
 from ..synth.printer import STYLES
 from ..synth.rules import SHAPES, Pools
@@ -66,6 +66,14 @@ def _shard(text: str) -> tuple[int, int]:
     return int(i), int(n)
 
 
+def _lowering_options(s):
+    s.add_argument("--platform", choices=PLATFORMS, default="cpu",
+                   help="lower for this platform, without its hardware (default cpu)")
+    s.add_argument("--symbolic", action="store_true",
+                   help="lower through jax.export with symbolic dimensions (the dynamic_* ops); "
+                        "programs are sampled from operations JAX can batch")
+
+
 def build_parser() -> Parser:
     p = Parser(prog="jaxsynth", description="Grammar-driven JAX program synthesis, lowered to StableHLO.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -86,6 +94,7 @@ def build_parser() -> Parser:
         s.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
         s.add_argument("--backend", choices=("local", "ray"), default="local")
         s.add_argument("--address", help="Ray cluster address (auto, HOST:PORT; default: start a local Ray)")
+        _lowering_options(s)
 
     s = sub.add_parser("sample", help="write a corpus of random programs")
     s.add_argument("-n", type=_positive, default=2000, help="number of records (default 2000)")
@@ -121,6 +130,7 @@ def build_parser() -> Parser:
     s = sub.add_parser("extract", help="lower FILE.py:FUNC and count its ops")
     s.add_argument("target", metavar="FILE.py:FUNC")
     s.add_argument("--inputs", required=True)
+    _lowering_options(s)
     return p
 
 
@@ -155,7 +165,7 @@ def _signature(text):
 
 def _recipe(kind, args, grammar, config, inputs, **extra) -> Recipe:
     return Recipe(kind, grammar.path, grammar.text, tuple(grammar.overrides.items()), config, args.style,
-                  inputs=inputs, **extra)
+                  inputs=inputs, platform=args.platform, symbolic=args.symbolic, **extra)
 
 
 class _Progress:
@@ -205,7 +215,7 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
 def cmd_sample(args):
     grammar = _grammar(args)
     inputs = _signature(args.inputs)
-    config = Config(pools=_pools(args), max_ops=args.max_ops)
+    config = Config(pools=_pools(args), max_ops=args.max_ops, batched=args.symbolic)
     space = Space(grammar, config)
     for i, t in enumerate(inputs or ()):
         if not any(i in app.slots for a in space.alts for app in space.apps(a, inputs)):
@@ -219,7 +229,7 @@ def cmd_enumerate(args):
     inputs = _signature(args.inputs)
     if inputs is None:
         raise UsageError("--inputs: enumerate needs an input signature")
-    config = Config(pools=_pools(args))
+    config = Config(pools=_pools(args), batched=args.symbolic)
     enum = Enumeration(Space(grammar, config), inputs)
     counts = enum.counts(args.max_ops)
     total = sum(counts)
@@ -307,7 +317,7 @@ def cmd_extract(args):
     except Exception as e:
         raise UsageError(f"{path}: running the file failed: {type(e).__name__}: {e}") from None
     try:
-        lowered = lower(fn, [t.spec() for t in inputs])
+        lowered = lower(fn, [t.spec() for t in inputs], args.platform, args.symbolic)
     except LoweringError as e:
         raise UsageError(f"{args.target}: lowering failed: {e}") from None
     print(lowered.text.rstrip())
@@ -321,6 +331,9 @@ COMMANDS = {"sample": cmd_sample, "enumerate": cmd_enumerate, "bench": cmd_bench
 
 
 def main(argv=None) -> int:
+    # before anything starts JAX's backend (importing jax does not; nothing
+    # this module imports does): programs may shard over a mesh of devices
+    fake_devices()
     try:
         args = build_parser().parse_args(argv)
         COMMANDS[args.command](args)

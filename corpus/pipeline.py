@@ -7,7 +7,9 @@ function of its recipe (`Recipe`) and index range, in any process: locally
 in-process, in spawned worker processes, or as Ray tasks. The driver commits
 shards strictly in order, dropping programs whose structural hash an earlier
 shard already holds, so the bytes of the corpus do not depend on how many
-workers made it or in what order they finished.
+workers made it or in what order they finished. Every process that lowers
+(this one, each worker, each Ray task) has the fake host devices of
+`lowering.fake_devices()`, as programs may shard over a mesh.
 
 On disk: `records-00000.jsonl`, … each written atomically (temporary file,
 fsync, rename), and `manifest.json`, rewritten atomically after every shard
@@ -32,13 +34,13 @@ from pathlib import Path
 
 import jax
 
-from ..lowering import LoweringError
+from ..lowering import LoweringError, fake_devices
 from ..synth.grammar import load_grammar, override_weights
 from ..synth.space import Config, Enumeration, Space
 from ..synth.types import Type
 from .records import MANIFEST, CorpusError, make_records, shard_name
 
-FORMAT = 2
+FORMAT = 3          # 3: records say how they were lowered ("lowering")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ class Recipe:
     seed: int = 0
     inputs: tuple[Type, ...] | None = None
     max_size: int = 0                  # enumerate: sizes 1..max_size
+    platform: str = "cpu"              # lowered for, without its hardware
+    symbolic: bool = False             # lowered with symbolic dimensions (lowering.lower_symbolic)
+
+    @property
+    def lowering(self) -> dict:
+        """How programs are lowered, as records and the manifest say it."""
+        return {"platform": self.platform, "symbolic": self.symbolic}
 
     def describe(self) -> dict:
         """The run's options as JSON data, for the manifest (and --resume's comparison)."""
@@ -63,7 +72,8 @@ class Recipe:
         return json.loads(json.dumps({
             "command": self.kind, "seed": self.seed if self.kind == "sample" else None,
             "inputs": [str(t) for t in self.inputs] if self.inputs else None,
-            "max_size": self.max_size or None, "config": {**config, "style": self.style}}))
+            "max_size": self.max_size or None, "config": {**config, "style": self.style},
+            "lowering": self.lowering}))
 
 
 SAMPLING_ONLY = ("max_ops", "max_body_ops", "max_inputs")     # fields of Config enumeration ignores
@@ -107,6 +117,7 @@ class Shard:
 
 def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
     """Generate, print, lower and serialise one shard (a pure function of its arguments)."""
+    fake_devices()          # first thing in a fresh Ray worker; a no-op where already set
     grammar, space, _ = build(recipe)
     shard, seen, failures, unique = Shard(number, []), set(), Counter(), []
     for origin, program in programs(recipe, start, stop):
@@ -115,7 +126,8 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
         else:
             seen.add(program.structural_hash)
             unique.append((origin, program))
-    for program, record in make_records(unique, grammar, recipe.style):
+    for program, record in make_records(unique, grammar, recipe.style, platform=recipe.platform,
+                                        symbolic=recipe.symbolic):
         if isinstance(record, LoweringError):
             failures[str(record)[:120]] += 1
             continue
@@ -153,6 +165,13 @@ class _Deferred:
         return make_shard(*self.args)
 
 
+def _start_worker(parent: int) -> None:
+    """A spawned worker's first act: fake devices before JAX's backend starts,
+    and an exit when the driver dies."""
+    fake_devices()
+    _exit_with_parent(parent)
+
+
 def _exit_with_parent(parent: int) -> None:
     """In a worker: exit when the driver dies (kill -9 leaves no one to stop us)."""
     import threading
@@ -171,7 +190,7 @@ class _Processes:
         from concurrent.futures import ProcessPoolExecutor
         # spawn: forking a process in which JAX already runs can deadlock
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                        initializer=_start_worker, initargs=(os.getpid(),))
         self.parallelism = workers
 
     def submit(self, *args):

@@ -1,18 +1,22 @@
 """Corpus records: one JSON object per line in `records-NNNNN.jsonl` shards,
 with a `manifest.json` beside them (see `pipeline`).
 
-Each record pairs a program's Python with its StableHLO. Field order is
-fixed and every field has one type across records (op counts are a list of
-{op, count} objects, not a dict with varying keys), so pandas, duckdb and
-`datasets` read the file as it is.
+Each record pairs a program's Python with its StableHLO and says how it was
+lowered (`"lowering": {"platform": "tpu", "symbolic": false, "shapes":
+"static"}`: a symbolic run's `shapes` says which way of `lowering.SYMBOLIC`
+it took), so that `lowering.lower(f, inputs, platform, symbolic)` gives its
+text again. Field
+order is fixed and every field has one type across records (op counts are a
+list of {op, count} objects, not a dict with varying keys), so pandas, duckdb
+and `datasets` read the file as it is.
 """
 from __future__ import annotations
 
 import json
-import platform
+import platform as _platform
 from pathlib import Path
 
-from ..lowering import LoweringError, load_function, lower_batch
+from ..lowering import SYMBOLIC, LoweringError, load_function, lower_batch
 from ..synth.printer import to_source
 from ..synth.program import Program
 from ..synth.grammar import Grammar
@@ -27,24 +31,29 @@ class CorpusError(ValueError):
 BATCH = 50      # programs lowered together in one module
 
 
-def make_records(items, grammar: Grammar, style: str, batch: int = BATCH):
+def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platform: str = "cpu",
+                 symbolic: bool = False):
     """[(origin fields, program)] -> (program, record or LoweringError) for each,
-    printed and lowered `batch` at a time (see `lowering.lower_batch`)."""
+    printed and lowered for `platform` (symbolically or not) `batch` at a time
+    (see `lowering.lower_batch`)."""
     items = list(items)
+    how = {"platform": platform, "symbolic": symbolic}
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         sources = [to_source(p.tree, grammar, style) for _, p in chunk]
-        lowered = lower_batch([(load_function(s), [t.spec() for t in p.inputs]) for s, (_, p) in zip(sources, chunk)])
+        lowered = lower_batch([(load_function(s), [t.spec() for t in p.inputs]) for s, (_, p) in zip(sources, chunk)],
+                              platform, symbolic)
         for (origin, program), source, low in zip(chunk, sources, lowered):
-            yield program, (low if isinstance(low, LoweringError) else _record(program, source, low, dict(origin)))
+            yield program, (low if isinstance(low, LoweringError) else _record(program, source, low, dict(origin), how))
 
 
-def _record(program: Program, source: str, lowered, origin: dict) -> dict:
+def _record(program: Program, source: str, lowered, origin: dict, how: dict) -> dict:
     return {
         "id": origin.pop("id"),
         "python": source,
         "inputs": [str(t) for t in program.inputs],
         "outputs": [str(t) for t in program.output_types],
+        "lowering": {**how, "shapes": lowered.symbolic or "static"},
         "stablehlo": lowered.text,
         "ops": [{"op": k, "count": v} for k, v in lowered.ops.items()],
         "alternatives": program.alternatives,
@@ -63,7 +72,7 @@ def versions() -> dict:
     import numpy
     return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": numpy.__version__,
             "lark": lark.__version__, "networkx": networkx.__version__,
-            "python": platform.python_version()}
+            "python": _platform.python_version()}
 
 
 def shard_name(number: int) -> str:
@@ -84,6 +93,14 @@ def record_files(path) -> list[Path]:
 # every field a reader of records relies on, with its JSON type
 FIELDS = {"id": str, "python": str, "inputs": list, "outputs": list, "stablehlo": str,
           "ops": list, "alternatives": list, "size": int, "depth": int, "hash": str}
+# how `stablehlo` was made; records of corpora from before it was recorded
+# lack it, and were lowered for cpu with static shapes
+DEFAULT_LOWERING = {"platform": "cpu", "symbolic": False, "shapes": "static"}
+
+
+def lowering_of(record: dict) -> dict:
+    """A record's lowering: {"platform": str, "symbolic": bool, "shapes": str}."""
+    return record.get("lowering", DEFAULT_LOWERING)
 
 
 def _check(record) -> str | None:
@@ -96,6 +113,10 @@ def _check(record) -> str | None:
     if not all(isinstance(o, dict) and isinstance(o.get("op"), str) and isinstance(o.get("count"), int)
                for o in record["ops"]):
         return "field 'ops' is not a list of {op, count}"
+    how = lowering_of(record)
+    if not (isinstance(how, dict) and isinstance(how.get("platform"), str) and isinstance(how.get("symbolic"), bool)
+            and how.get("shapes") in ("static",) + SYMBOLIC):
+        return "field 'lowering' is not {platform, symbolic, shapes}"
     return None
 
 

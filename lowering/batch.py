@@ -4,22 +4,35 @@ Each function is wrapped in its own `jax.jit` and called from one outer jitted
 function, so one lowering yields a module where every program is a private
 `func.func` (about 3x cheaper per program than lowering each alone). For
 each program, `lower_batch` rebuilds exactly the text and op counts that
-`lower(fn, specs)` would give: its function becomes `@main` with JAX's
-`jax.result_info` result attributes, and the helper functions it reaches
-(JAX shares them across the batch) follow in call order, under the names a
-standalone lowering gives them.
+`lower(fn, specs, platform, symbolic)` would give: its function becomes
+`@main` with JAX's `jax.result_info` result attributes, and the helper
+functions it reaches (JAX shares them across the batch) follow in call order,
+under the names a standalone lowering gives them. The platform changes
+nothing here. Symbolic lowerings go through `jax.export`, one program at a
+time (`lower_symbolic`).
 
-If the batch does not lower (one bad program fails the whole trace), or a
-program's outputs are not a single array or a flat tuple, or its function
-has no plain name, those programs are lowered one by one, so one bad program
-costs only itself. One limit: a helper function whose own name ends in `_N`
-is taken for a renamed one (JAX's and jnp's helpers have no such names).
+Programs that cannot be cut from a batch are lowered alone, and the others
+of their batch are batched again (each jitted function keeps its trace: a
+new batch costs about its lowering):
+- a program that does not trace, found by tracing each program of a batch
+  whose trace failed;
+- every program of a batch that traces but does not lower (no program
+  generated today does so for cpu, tpu or cuda);
+- a program that shards over a device mesh (`shard_map`), seen in its jaxpr
+  before lowering: its module's header (`mhlo.num_partitions`), its
+  `sdy.mesh` symbols and its collectives' channel numbers belong to the
+  whole batch, and would carry over to the others.
+Programs whose outputs are not a single array or a flat tuple, or whose
+function has no plain name, are lowered alone too; so one bad program costs
+only itself. One limit: a helper function whose own name ends in `_N` is
+taken for a renamed one (JAX's and jnp's helpers have no such names).
 """
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-from .lower import Lowered, LoweringError, count_ops, lower
+from .lower import Lowered, LoweringError, check_platform, count_ops, lower_prepared, lower_symbolic, prepare
 
 _SYMBOL = re.compile(r"@([\w$.\-]+)")
 _UNIQUIFIED = re.compile(r"^(.*)_\d+$")
@@ -40,29 +53,26 @@ def _result_names(treedef, n) -> list[str] | None:
     return None
 
 
-def _split_functions(text: str) -> tuple[str, dict[str, list[str]]]:
-    """Module text -> (header line, {function name: its lines})."""
+def _split_functions(text: str) -> tuple[str, dict[str, list[str]], list[str]]:
+    """Module text -> (header line, {function name: its lines}, the module's other
+    top-level lines, e.g. `sdy.mesh`)."""
     lines = text.rstrip("\n").split("\n")
-    header, funcs, name = lines[0], {}, None
+    header, funcs, others, name = lines[0], {}, [], None
     for line in lines[1:-1]:
         if line.startswith("  func.func"):
             name = _SYMBOL.search(line).group(1)
             funcs[name] = []
-        funcs[name].append(line)
-    return header, funcs
+        elif not line.startswith("   ") and line != "  }":     # another top-level op
+            name = None
+        (funcs[name] if name is not None else others).append(line)
+    return header, funcs, others
 
 
-def _calls(func_op) -> list[str]:
-    """Callees of a function, in the order the calls appear (nested regions included)."""
-    out, stack = [], [func_op]
-    while stack:
-        op = stack.pop().operation
-        if op.name == "func.call":
-            out.append(str(op.attributes["callee"])[1:])
-        for region in reversed(op.regions):
-            for block in reversed(region.blocks):
-                stack.extend(reversed(list(block.operations)))
-    return out
+def _calls(lines: list[str], functions) -> list[str]:
+    """Functions a function's text names, in the order they appear (nested
+    regions included): the callees of calls, and functions named otherwise
+    (a composite's `decomposition`), which JAX creates where the op is lowered."""
+    return [m.group(1) for line in lines[1:] for m in _SYMBOL.finditer(line) if m.group(1) in functions]
 
 
 def _standalone(name, module_name, header, funcs, func_ops, calls, result_names):
@@ -89,7 +99,11 @@ def _standalone(name, module_name, header, funcs, func_ops, calls, result_names)
         return _SYMBOL.sub(lambda m: "@" + rename.get(m.group(1), m.group(1)), line)
 
     fn_type = _signature(func_ops[name])
-    args = ", ".join(f"%arg{i}: {t}" for i, t in enumerate(fn_type.inputs))
+    # argument attributes as the callee has them (main has the same)
+    attrs = list(func_ops[name].attributes["arg_attrs"]) if "arg_attrs" in func_ops[name].attributes else []
+    attrs = [str(a) for a in attrs] + ["{}"] * (len(fn_type.inputs) - len(attrs))
+    args = ", ".join(f"%arg{i}: {t}" + (f" {a}" if a != "{}" else "")
+                     for i, (t, a) in enumerate(zip(fn_type.inputs, attrs)))
     results = ", ".join(f'{t} {{jax.result_info = "{r}"}}' for t, r in zip(fn_type.results, result_names))
     main = [f"  func.func public @main({args}) -> ({results}) {{"] + [sub(x) for x in funcs[name][1:]]
     body = main + [sub(x) for f in order for x in funcs[f]]
@@ -102,48 +116,165 @@ def _standalone(name, module_name, header, funcs, func_ops, calls, result_names)
     return Lowered(text, dict(sorted(counts.items())))
 
 
-def lower_batch(items) -> list:
-    """[(fn, specs)] -> [Lowered or LoweringError], each as `lower(fn, specs)` gives it."""
+class _Program(NamedTuple):
+    fn: object          # as given: its name names the module
+    jitted: object      # what is lowered, jitted: it keeps its traces for a lowering alone
+    specs: list
+
+
+def lower_batch(items, platform: str = "cpu", symbolic: bool = False) -> list:
+    """[(fn, specs)] -> [Lowered or LoweringError], each as
+    `lower(fn, specs, platform, symbolic)` gives it."""
+    check_platform(platform)
+    if symbolic:
+        return [_symbolic(fn, specs, platform) for fn, specs in items]
+    return _lower([_Program(fn, *prepare(fn, specs)) for fn, specs in items], platform, _TRIES)
+
+
+def _symbolic(fn, specs, platform):
+    try:
+        return lower_symbolic(fn, specs, platform)
+    except LoweringError as e:
+        return e
+
+
+_TRIES = 8       # batches a group may be lowered in, in turn, before its programs go alone
+
+
+def _lower(programs, platform, tries) -> list:
+    if len(programs) < 2 or tries == 0:
+        return [_alone(p, platform) for p in programs]
+    outcome = _batch(programs, platform)
+    if isinstance(outcome, list):
+        return [r if r is not None else _alone(p, platform) for r, p in zip(outcome, programs)]
+    # these alone, the others as a batch again (their traces are cached)
+    rest = iter(_lower([p for k, p in enumerate(programs) if k not in outcome], platform, tries - 1))
+    return [_alone(p, platform) if k in outcome else next(rest) for k, p in enumerate(programs)]
+
+
+def _single_device(module) -> bool:
+    """Whether a module is what one program without a mesh lowers to: one
+    partition, one replica, nothing at the top level but functions."""
+    attrs = module.operation.attributes
+    return all(str(attrs[a]).startswith("1 ") for a in ("mhlo.num_partitions", "mhlo.num_replicas")
+               if a in attrs) and all(op.operation.name == "func.func" for op in module.body.operations)
+
+
+def _batch(programs, platform):
+    """Lower programs as one module and cut it. Returns a list (per program its
+    result, or None: lower it alone), or a non-empty set of positions: programs
+    to lower alone (they fail, or have a mesh), the others to batch again."""
     import jax
-    results: list = [None] * len(items)
-    jitted = [jax.jit(fn) for fn, _ in items]
-    treedefs: list = [None] * len(items)
+    treedefs: list = [None] * len(programs)
 
     def outer(*flat):
         outs, i = [], 0
-        for k, (f, (_, specs)) in enumerate(zip(jitted, items)):
-            out = f(*flat[i:i + len(specs)])
+        for k, p in enumerate(programs):
+            out = p.jitted(*flat[i:i + len(p.specs)])
             treedefs[k] = jax.tree.structure(out)
             outs.append(out)
-            i += len(specs)
+            i += len(p.specs)
         return outs
 
+    everyone_alone = [None] * len(programs)
     try:
-        lowered = jax.jit(outer).lower(*[s for _, specs in items for s in specs])
+        traced = jax.jit(outer).trace(*[s for p in programs for s in p.specs])
+    except Exception:
+        return {k for k, p in enumerate(programs) if not _traces(p)} or everyone_alone
+    # a mesh makes the module multi-device: lowering it would be lost work
+    meshed = _meshed(traced.jaxpr, len(programs))
+    if meshed:
+        return meshed
+    try:
+        lowered = traced.lower(lowering_platforms=(platform,))
+    except Exception:
+        return everyone_alone
+    try:
         text, module = lowered.as_text(), lowered.compiler_ir("stablehlo")
-        header, funcs = _split_functions(text)
+        header, funcs, others = _split_functions(text)
         func_ops = {str(op.attributes["sym_name"]).strip('"'): op for op in module.body.operations
                     if op.operation.name == "func.func"}
-        calls = {name: _calls(op) for name, op in func_ops.items()}
+        calls = {name: _calls(lines, func_ops) for name, lines in funcs.items()}
         callees = calls["main"]          # the outer function calls program k k-th
-        assert len(callees) == len(items) and set(funcs) == set(func_ops)
-    except Exception:                    # not one module to cut: lower each alone
-        return [_alone(fn, specs) for fn, specs in items]
-    for k, (fn, specs) in enumerate(items):
-        name = getattr(fn, "__name__", "")
+        assert len(callees) == len(programs) and set(funcs) == set(func_ops)
+    except Exception:
+        return everyone_alone
+    module_symbols = {m.group(1) for line in others for m in [_SYMBOL.search(line)] if m}
+    shared = {k for k, name in enumerate(callees) if _shares_module_state(name, funcs, calls, module_symbols)}
+    if not _single_device(module):       # a mesh the check above missed
+        return shared or everyone_alone
+    results: list = [None] * len(programs)
+    for k, p in enumerate(programs):
+        name = getattr(p.fn, "__name__", "")
         names = _result_names(treedefs[k], len(_signature(func_ops[callees[k]]).results))
-        if names is None or not name.isidentifier():
-            results[k] = _alone(fn, specs)
+        if names is None or not name.isidentifier() or k in shared:
             continue
         try:
             results[k] = _standalone(callees[k], f"jit_{name}", header, funcs, func_ops, calls, names)
         except Exception:
-            results[k] = _alone(fn, specs)
+            pass
     return results
 
 
-def _alone(fn, specs):
+def _traces(p: _Program) -> bool:
     try:
-        return lower(fn, specs)
+        p.jitted.trace(*p.specs)
+        return True
+    except Exception:
+        return False
+
+
+def _meshed(jaxpr, n) -> set[int]:
+    """Programs (the outer jaxpr's k-th equation is program k's call) whose
+    jaxpr, sub-jaxprs included, names a mesh of more than one device, as a
+    `shard_map` or a sharding does."""
+    from jax.extend.core import jaxprs_in_params
+    from jax.sharding import AbstractMesh, Mesh, Sharding
+    if len(jaxpr.eqns) != n:
+        return set()
+
+    def names_a_mesh(params) -> bool:
+        for value in params.values():
+            for x in value if isinstance(value, tuple) else (value,):
+                mesh = x if isinstance(x, (Mesh, AbstractMesh)) else \
+                    getattr(x, "mesh", None) if isinstance(x, Sharding) else None
+                if isinstance(mesh, (Mesh, AbstractMesh)) and mesh.size > 1:
+                    return True
+        return False
+
+    out = set()
+    for k, eqn in enumerate(jaxpr.eqns):
+        stack = [eqn.params]
+        while stack:
+            params = stack.pop()
+            if names_a_mesh(params):
+                out.add(k)
+                break
+            for sub in jaxprs_in_params(params):
+                stack.extend(e.params for e in getattr(sub, "jaxpr", sub).eqns)
+    return out
+
+
+def _shares_module_state(name, funcs, calls, module_symbols) -> bool:
+    """Whether a function (or a helper it reaches) uses what the whole module
+    declares or numbers: its top-level symbols (`sdy.mesh`), collectives'
+    channels. (Other `sdy` attributes, e.g. a LAPACK call's sharding rule, are
+    the op's own.)"""
+    seen, stack = set(), [name]
+    while stack:
+        f = stack.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        for line in funcs[f]:
+            if "channel_handle" in line or any(m.group(1) in module_symbols for m in _SYMBOL.finditer(line)):
+                return True
+        stack.extend(calls[f])
+    return False
+
+
+def _alone(p: _Program, platform):
+    try:
+        return lower_prepared(p.jitted, p.specs, platform)
     except LoweringError as e:
         return e

@@ -5,12 +5,14 @@ import re
 from collections import Counter
 
 import duckdb
+import jax
 import pandas as pd
 import pytest
 
 from jaxsynth.corpus.cli import main
 from jaxsynth.corpus.records import read_records
-from jaxsynth.lowering import load_function, lower, universe
+from jaxsynth.lowering import SYMBOLIC, load_function, lower, universe
+from jaxsynth.lowering.reach import reachable
 from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.printer import to_source
 from jaxsynth.synth.rules import SHAPES, Pools
@@ -35,18 +37,67 @@ def _records(d):
     return list(read_records(d))
 
 
+FIELD_ORDER = ["id", "python", "inputs", "outputs", "lowering", "stablehlo", "ops", "alternatives",
+               "size", "depth", "seed", "index", "hash"]
+
+
+def _relowers(r):
+    """The record's StableHLO and ops are those of its Python, lowered as it says."""
+    specs = [t.spec() for t in parse_signature(", ".join(r["inputs"]))]
+    how = r["lowering"]
+    fresh = lower(load_function(r["python"]), specs, how["platform"], how["symbolic"])
+    assert fresh.text == r["stablehlo"] and (fresh.symbolic or "static") == how["shapes"]
+    assert [{"op": k, "count": v} for k, v in fresh.ops.items()] == r["ops"]
+
+
 def test_records(corpus, grammar):
     records = _records(corpus)
     assert len(records) == N
     for r in records[:20]:
-        assert list(r) == ["id", "python", "inputs", "outputs", "stablehlo", "ops", "alternatives",
-                           "size", "depth", "seed", "index", "hash"]
+        assert list(r) == FIELD_ORDER
+        assert r["lowering"] == {"platform": "cpu", "symbolic": False, "shapes": "static"}
         grammar.parse(r["python"])
+        _relowers(r)
         specs = [t.spec() for t in parse_signature(", ".join(r["inputs"]))]
-        fresh = lower(load_function(r["python"]), specs)
-        assert fresh.text == r["stablehlo"]
-        assert [{"op": k, "count": v} for k, v in fresh.ops.items()] == r["ops"]
+        assert jax.jit(load_function(r["python"])).lower(*specs).as_text() == r["stablehlo"], \
+            "the default is plain jax.jit(f).lower"
         assert r["size"] == len(r["alternatives"]) >= 1
+
+
+@pytest.fixture(scope="module")
+def lowered_corpora(tmp_path_factory):
+    """Corpora of the same programs lowered for tpu, and symbolically (on cpu)."""
+    out = {}
+    for name, options in {"tpu": ["--platform", "tpu"], "symbolic": ["--symbolic"]}.items():
+        out[name] = tmp_path_factory.mktemp(name) / "c"
+        assert main(["sample", "-n", "40", "--seed", "7", "--workers", "1", "--shard-size", "25",
+                     "--out", str(out[name]), *options]) == 0
+    return out
+
+
+@pytest.mark.parametrize("name, how", [("tpu", {"platform": "tpu", "symbolic": False}),
+                                       ("symbolic", {"platform": "cpu", "symbolic": True})])
+def test_records_relower_with_their_lowering_options(lowered_corpora, grammar, name, how):
+    """Each record's StableHLO is its Python lowered as its `lowering` field says
+    (a program that does not lower so is counted in the manifest, not written);
+    a symbolic run samples from what JAX can batch, and says per record which
+    way of symbolic lowering it took."""
+    records = _records(lowered_corpora[name])
+    m = json.loads((lowered_corpora[name] / "manifest.json").read_text())
+    assert m["lowering"] == how and m["counts"]["records"] == len(records) == 40
+    space = Space(grammar, Config(batched=how["symbolic"]))
+    for r in records:
+        assert list(r) == FIELD_ORDER
+        assert {k: r["lowering"][k] for k in how} == how
+        assert r["lowering"]["shapes"] in (SYMBOLIC if how["symbolic"] else ("static",))
+        _relowers(r)
+        _regenerates(r, space.sample(random.Random(f"{r['seed']}:{r['index']}")), grammar)
+    if how["symbolic"]:
+        ways = {r["lowering"]["shapes"] for r in records}
+        assert {"dims", "batch"} <= ways
+        assert all("tensor<?" in r["stablehlo"] for r in records if r["lowering"]["shapes"] == "batch")
+        assert any("tensor<?" in r["stablehlo"] for r in records if r["lowering"]["shapes"] == "dims")
+        assert any(o["op"].startswith("stablehlo.dynamic_") for r in records for o in r["ops"])
 
 
 def _regenerates(record, program, grammar):
@@ -86,6 +137,7 @@ def test_manifest(corpus, grammar):
     assert m["weights"] == grammar.weights()
     assert m["versions"]["jax"] and m["versions"]["jaxlib"]
     assert m["complete"] and m["counts"]["records"] == N
+    assert m["lowering"] == {"platform": "cpu", "symbolic": False}
     assert sum(s["records"] for s in m["shards"]) == N
     assert [s["file"] for s in m["shards"]] == sorted(p.name for p in corpus.glob("records-*.jsonl"))
 
@@ -132,7 +184,9 @@ def test_coverage(corpus, capsys):
     assert counts == sorted(counts, reverse=True)
     assert main(["coverage", str(corpus)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith(f"{len(records)} programs; {len(ours)} of {len(universe())} stablehlo/chlo ops")
+    assert text.startswith(f"{len(records)} programs; {len(ours & reachable())} of the {len(reachable())} ops JAX "
+                           f"can emit (")
+    assert f"), {len(ours)} of all {len(universe())} stablehlo/chlo ops (" in text.splitlines()[0]
     top = report["ops"][0]
     assert re.search(rf"^{re.escape(top['op'])}\s+{top['count']}\s+{top['programs']}\s", text, re.M)
 

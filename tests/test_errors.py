@@ -131,6 +131,11 @@ OPTION_CASES = {
                            "--index 999999999"),
     "enumerate-without-inputs": (["enumerate", "--max-ops", "1"], "--inputs"),
     "unknown-subcommand": (["nosuchcommand"], "'nosuchcommand'"),
+    "platform-unknown": (["sample", "--platform", "gpu"], "--platform"),
+    "platform-unknown-enumerate": (["enumerate", "--max-ops", "1", "--inputs", "f32[2]", "--platform", "gpu"],
+                                   "--platform"),
+    "platform-unknown-extract": (["extract", "prog.py:f", "--inputs", "f32[2]", "--platform", "gpu"], "--platform"),
+    "symbolic-takes-no-value": (["sample", "--symbolic=yes"], "--symbolic"),
 }
 
 
@@ -182,8 +187,8 @@ def test_malformed_record_names_file_and_line(capsys, tmp_path, command, line2):
 
 
 @pytest.mark.parametrize("command", ["coverage", "show"])
-@pytest.mark.parametrize("line2", [{"ops": []}, {**RECORD, "ops": 5}],
-                         ids=["fields-missing", "ops-not-a-list"])
+@pytest.mark.parametrize("line2", [{"ops": []}, {**RECORD, "ops": 5}, {**RECORD, "lowering": "tpu"}],
+                         ids=["fields-missing", "ops-not-a-list", "lowering-not-an-object"])
 def test_incomplete_record_names_file_and_line(capsys, tmp_path, command, line2):
     (tmp_path / "records-00000.jsonl").write_text(json.dumps(RECORD) + "\n" + json.dumps(line2) + "\n")
     msg = fails(capsys, [command, tmp_path])

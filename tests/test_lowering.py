@@ -5,7 +5,7 @@ import pytest
 from jax import lax
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.lowering import lower, universe
+from jaxsynth.lowering import Lowered, load_function, lower, universe
 from jaxsynth.synth.types import parse_signature
 
 
@@ -131,28 +131,189 @@ def test_extract_a_users_function(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_batched_lowering_equals_standalone(space, grammar):
+@pytest.mark.parametrize("platform, symbolic", [("cpu", False), ("tpu", False)])
+def test_batched_lowering_equals_standalone(space, grammar, platform, symbolic, monkeypatch):
     """300 programs lowered 50 to a module: each text and count equals its own lowering,
-    helpers shared across the batch attributed to every program that calls them."""
+    helpers shared across the batch attributed to every program that calls them; for
+    another platform too. Every program is cut from a batch
+    but those that must be lowered alone: those that fail, and those with a mesh."""
     import random
 
-    from jaxsynth.lowering import load_function, lower_batch
+    from jaxsynth.lowering import LoweringError, batch, load_function, lower_batch
     from jaxsynth.synth.printer import to_source
     programs = [space.sample(random.Random(f"batch:{k}")) for k in range(300)]
     jobs = [(to_source(p.tree, grammar), [t.spec() for t in p.inputs]) for p in programs]
-    alone = [lower(load_function(src), specs) for src, specs in jobs]
+    alone = []
+    for src, specs in jobs:
+        try:
+            alone.append(lower(load_function(src), specs, platform, symbolic))
+        except LoweringError as e:
+            alone.append(e)
+    fns = [load_function(src) for src, _ in jobs]
+    went_alone = set()
+    real_alone = batch._alone
+    monkeypatch.setattr(batch, "_alone", lambda p, *a: went_alone.add(fns.index(p.fn)) or real_alone(p, *a))
     batched = []
     for i in range(0, len(jobs), 50):
-        batched += lower_batch([(load_function(src), specs) for src, specs in jobs[i:i + 50]])
-    assert batched == alone
-    with_helpers = [a for a in alone if a.ops["func.func"] > 1]
+        batched += lower_batch([(fn, specs) for fn, (_, specs) in zip(fns[i:i + 50], jobs[i:i + 50])],
+                               platform, symbolic)
+    same = [b == a if isinstance(a, Lowered) else (type(b), str(b)) == (type(a), str(a))
+            for a, b in zip(alone, batched)]
+    assert all(same), f"program {same.index(False)}"
+    must = {k for k, a in enumerate(alone) if isinstance(a, LoweringError) or "sdy.mesh" in a.text}
+    assert went_alone == must
+    with_helpers = [a for a in alone if isinstance(a, Lowered) and a.ops["func.func"] > 1]
     assert len(with_helpers) > 20, "the batches did share helper functions"
 
 
-def test_a_bad_program_costs_only_itself():
+def _went_alone(monkeypatch):
+    """The functions lower_batch lowers alone rather than cut from a batch."""
+    from jaxsynth.lowering import batch
+    alone, real = [], batch._alone
+    monkeypatch.setattr(batch, "_alone", lambda p, *a: alone.append(p.fn) or real(p, *a))
+    return alone
+
+
+def good(x):
+    return jnp.sum(jnp.where(x > 0, x, 0.0))
+
+
+def also_good(x):
+    return jnp.cumsum(x, axis=-1) * 2.0
+
+
+def test_a_bad_program_costs_only_itself(monkeypatch):
+    """A program that does not trace fails alone; the others are still cut from a batch."""
     from jaxsynth.lowering import LoweringError, lower_batch
-    good = (lambda x: jnp.sum(jnp.where(x > 0, x, 0.0)), _specs("f32[3]"))
-    bad = (lambda x: jnp.reshape(x, (4,)), _specs("f32[3]"))
-    out = lower_batch([good, bad, good])
+    alone = _went_alone(monkeypatch)
+
+    def bad(x):
+        return jnp.reshape(x, (4,))
+    specs = _specs("f32[3]")
+    out = lower_batch([(good, specs), (bad, specs), (also_good, specs), (good, specs)])
     assert isinstance(out[1], LoweringError) and "reshape" in str(out[1]).lower()
-    assert out[0] == out[2] == lower(*good)
+    assert out[0] == out[3] == lower(good, specs) and out[2] == lower(also_good, specs)
+    assert alone == [bad]
+
+
+def test_lowering_for_a_platform_without_its_hardware():
+    """On tpu, Cholesky and triangular solves are StableHLO ops; on cpu and cuda
+    they are calls into LAPACK and cuSOLVER."""
+    chol = lambda a: jnp.linalg.cholesky(a)           # noqa: E731
+    solve = lambda a, b: jnp.linalg.solve(a, b)       # noqa: E731
+    specs = _specs("f32[3,3], f32[3,3]")
+    tpu = lower(chol, specs[:1], platform="tpu")
+    assert tpu.ops["stablehlo.cholesky"] == 1 and "stablehlo.custom_call" not in tpu.ops
+    assert lower(solve, specs, platform="tpu").ops["stablehlo.triangular_solve"] == 2
+    cpu = lower(chol, specs[:1], platform="cpu")
+    assert "stablehlo.cholesky" not in cpu.ops and "@lapack_spotrf_ffi" in cpu.text
+    assert "@cusolver_potrf_ffi" in lower(chol, specs[:1], platform="cuda").text
+    assert cpu == lower(chol, specs[:1]), "cpu is the default"
+    assert cpu.text == jax.jit(chol).lower(*specs[:1]).as_text(), "and what jax.jit(f).lower gives"
+    with pytest.raises(ValueError, match="gpu"):
+        lower(chol, specs[:1], platform="gpu")
+
+
+def test_symbolic_lowering_batches_over_b():
+    """A program whose Python fixes its sizes is exported vmapped over a symbolic
+    batch `b` of its first input: that input gains a `?`, the others stay, the
+    sizes are read with get_dimension_size, and static reshapes and slices
+    become their dynamic forms."""
+    def f(x, y):
+        return jnp.reshape(x, (6,))[1:4] + y
+    lowered = lower(f, _specs("f32[2,3], f32[3]"), symbolic=True)
+    main = next(line for line in lowered.text.splitlines() if "@main" in line)
+    assert lowered.symbolic == "batch"
+    assert "%arg0: tensor<?x2x3xf32>" in main and "%arg1: tensor<3xf32>" in main and "tensor<?x3xf32>" in main
+    assert {"stablehlo.dynamic_reshape", "stablehlo.real_dynamic_slice",
+            "stablehlo.get_dimension_size"} <= set(lowered.ops)
+    assert "stablehlo.dynamic_reshape" not in lower(f, _specs("f32[2,3], f32[3]")).ops
+    assert lowered == lower(f, _specs("f32[2,3], f32[3]"), "cpu", True), "deterministic"
+
+
+def test_extract_for_tpu_and_symbolically(tmp_path, capsys):
+    src = tmp_path / "model.py"
+    src.write_text("import jax.numpy as jnp\n\ndef chol(a):\n    return jnp.linalg.cholesky(a @ a.T)\n")
+    assert main(["extract", f"{src}:chol", "--inputs", "f32[3,3]", "--platform", "tpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("module @jit_chol") and "stablehlo.cholesky" in out
+    assert main(["extract", f"{src}:chol", "--inputs", "f32[3,3]", "--symbolic"]) == 0
+    out = capsys.readouterr().out
+    assert "tensor<?x?xf32>" in out and "@lapack_spotrf_ffi" in out
+
+
+# ---------------------------------------------------------------- meshes
+
+MESH = "jax.make_mesh((4,), ('i',), (jax.sharding.AxisType.Auto,), devices=jax.devices()[:4])"
+MESH_PROGRAMS = f"""
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def psum(x0):
+    return jax.shard_map(lambda a: lax.psum(a, "i") * 2.0, mesh={MESH}, in_specs=jax.P("i"), out_specs=jax.P("i"))(x0)
+
+
+def gather(x0):
+    return jax.shard_map(lambda a: lax.all_gather(a, "i", tiled=True)[:2] + 1.0, mesh={MESH},
+                         in_specs=jax.P("i"), out_specs=jax.P("i"))(x0)
+
+
+def plain(x0):
+    return jnp.sin(x0) @ x0
+
+
+def where(x0):
+    return jnp.where(x0 > 0, x0, 1.0).sum()
+"""
+
+
+def test_eight_fake_devices():
+    """conftest calls fake_devices() before JAX starts, as every lowering process does."""
+    assert jax.device_count() == 8
+
+
+@pytest.mark.parametrize("platform, symbolic", [("cpu", False), ("tpu", False)])
+def test_batch_equals_standalone_with_a_mesh(platform, symbolic, monkeypatch):
+    """A program with a mesh makes its module multi-device (`sdy.mesh`,
+    `mhlo.num_partitions = 4`): batched alone or among others, every program's
+    text is its standalone text, and those without a mesh keep one partition."""
+    from jaxsynth.lowering import load_function, lower_batch
+    fns = {name: load_function(MESH_PROGRAMS, name) for name in ("psum", "gather", "plain", "where")}
+    specs = _specs("f32[8]")
+    alone = {name: lower(fn, specs, platform, symbolic) for name, fn in fns.items()}
+    assert "sdy.mesh @mesh" in alone["psum"].text and "mhlo.num_partitions = 4" in alone["psum"].text
+    assert alone["gather"].ops["stablehlo.all_gather"] == 1 and alone["psum"].ops["stablehlo.all_reduce"] == 1
+    assert "mhlo.num_partitions = 1" in alone["plain"].text and "sdy" not in alone["plain"].text
+    mix = ["plain", "psum", "where", "gather", "plain", "psum"]
+    went_alone = _went_alone(monkeypatch)
+    assert lower_batch([(fns[n], specs) for n in mix], platform, symbolic) == [alone[n] for n in mix]
+    assert sorted(f.__name__ for f in went_alone) == ["gather", "psum", "psum"], "the others were cut"
+    assert lower_batch([(fns["psum"], specs)], platform, symbolic) == [alone["psum"]]
+
+
+SYMBOLIC_WAYS = [
+    # every dimension a symbol: the Python is generic in its shapes
+    ("def f(x, w):\n    return jnp.tanh(x) @ w", "f32[4,8], f32[8,3]", "dims",
+     {"stablehlo.get_dimension_size", "stablehlo.dot_general"}),
+    # a literal shape fixes the sizes: batched over a symbolic b instead
+    ("def f(x):\n    return jnp.broadcast_to(x, (2, 4, 8))", "f32[4,8]", "batch",
+     {"stablehlo.dynamic_broadcast_in_dim"}),
+    # sizes fixed (a reshape whose size the symbols cannot prove), and a
+    # convolution whose kernel would be batched with its input: static
+    ("def f(x):\n    return lax.conv_general_dilated(x, jnp.reshape(x, (2, 2, 3)), (1,), 'VALID')", "f32[2,2,3]",
+     "static", {"stablehlo.convolution"}),
+]
+
+
+@pytest.mark.parametrize("body, sig, way, ops", SYMBOLIC_WAYS)
+def test_symbolic_lowering_takes_the_first_way_jax_accepts(body, sig, way, ops):
+    from jaxsynth.lowering import lower_batch
+    src = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\n" + body + "\n"
+    fn = load_function(src)
+    got = lower(fn, _specs(sig), symbolic=True)
+    assert got.symbolic == way and ops <= set(got.ops)
+    assert ("?" in got.text) == (way != "static")          # dynamic dimensions in the types
+    assert lower_batch([(fn, _specs(sig))] * 2, symbolic=True) == [got, got]
+    assert lower(fn, _specs(sig)).symbolic is None

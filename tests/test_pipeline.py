@@ -3,6 +3,7 @@ kill -9, damaged shards made again, enumeration shards that partition the
 index space."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -109,6 +110,17 @@ def test_resume_with_other_options_is_refused(reference, tmp_path, capsys):
     assert "differs in: seed" in capsys.readouterr().err
 
 
+def test_resume_with_another_lowering_is_refused(reference, tmp_path, capsys):
+    import shutil
+    out = tmp_path / "c"
+    shutil.copytree(reference, out)
+    for option in (["--platform", "tpu"], ["--symbolic"]):
+        assert main(["sample", "-n", "40", "--seed", "3", "--shard-size", "10", "--out", str(out), "--resume",
+                     *option]) == 2
+        assert re.search(r"differs in: .*\blowering\b", capsys.readouterr().err)
+    assert _bytes(out) == _bytes(reference)
+
+
 def test_enumerate_shards_partition_the_index_space(grammar, tmp_path, capsys):
     keep = {"exp", "add", "sum", "where", "all"}
     weights = tmp_path / "w.txt"
@@ -183,3 +195,74 @@ def test_a_shard_holds_each_hash_once(pinned):
     assert len(set(hashes)) < len(hashes), "the range holds reorderings"
     assert [h for h, _, _ in shard.lines] == list(dict.fromkeys(hashes))
     assert shard.duplicates == len(hashes) - len(set(hashes)) and not shard.failures
+
+
+def test_fake_devices_change_no_ordinary_program(reference, tmp_path):
+    """The 8 fake devices every lowering process gets put no sharding into
+    programs without a mesh: a run in a process with a single device (a count
+    already set is kept) writes the same record for each of them."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    subprocess.run([sys.executable, "-m", "jaxsynth.corpus.cli", "sample", "-n", "40", "--seed", "3",
+                    "--shard-size", "10", "--workers", "1", "--out", str(tmp_path / "c")], env=env, check=True,
+                   capture_output=True)
+    single = {r["hash"]: r for r in read_records(tmp_path / "c")}
+    ordinary = [r for r in read_records(reference) if "sdy.mesh" not in r["stablehlo"]]
+    assert len(ordinary) > 20 and all(single.get(r["hash"]) == r for r in ordinary)
+
+
+# the smallest grammar with a collective: psum in a shard_map over 4 of the 8 fake devices
+MESH_GRAMMAR = r"""
+start: _IMPORTS funcdef
+_IMPORTS: "import jax" _WS "import jax.numpy as jnp" _WS "from jax import lax"
+
+funcdef: "def" NAME "(" params ")" ":" DOCSTRING stmt* ret
+params: NAME ("," NAME)*
+stmt: NAME "=" expr
+ret: "return" expr ("," expr)*
+lam: "lambda" NAME ":" expr
+   | "lambda" NAME "," NAME ":" expr
+carry: CARRY
+
+?expr: term | infix
+
+?infix: term "+" term -> add                          //@ binary(numeric)
+?term: NAME
+     | carry
+     | "(" infix ")"
+     | "jnp.sin" "(" expr ")" -> sin                  //@ unary(float)
+     | "jax.shard_map(lambda a: lax.psum(a, 'i'), mesh=jax.make_mesh((4,), ('i',), (jax.sharding.AxisType.Auto,), devices=jax.devices()[:4]), in_specs=jax.P('i'), out_specs=jax.P('i'))" "(" expr ")" -> psum  //@ unary(float)
+
+NAME.-1: /[a-z_][a-z0-9_]*/
+CARRY: "c[0]" | "c[1]"
+DOCSTRING: /\"\"\"[^"]*\"\"\"/
+_WS: /\s+/
+
+%ignore /[ \t\r\n]+/
+"""
+
+
+@pytest.mark.parametrize("backend, workers", [("local", 1), ("local", 2), ("ray", 1)],
+                         ids=["inprocess", "workers-2", "ray"])
+def test_programs_with_a_mesh_lower_in_every_executor(tmp_path, monkeypatch, backend, workers):
+    """Worker processes and Ray tasks give themselves the fake devices: here
+    they do not inherit them (XLA_FLAGS unset before any starts), yet every
+    program with a shard_map over 4 devices lowers, to the same bytes as in
+    this process, and each record lowers again to its text."""
+    from jaxsynth.corpus.pipeline import Run, executor
+    from jaxsynth.lowering import load_function, lower
+    (tmp_path / "mesh.lark").write_text(MESH_GRAMMAR)
+    grammar = load_grammar(tmp_path / "mesh.lark")
+    recipe = Recipe("enumerate", grammar.path, grammar.text, (), Config(pools=Pools(dims=(8,))), "statements",
+                    inputs=parse_signature("f32[8]"), max_size=2)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    out = tmp_path / "c"
+    m, status = Run(out, recipe, {}, 27, 5, 0, 27).execute(executor(workers, backend))
+    assert not m["counts"]["failures"] and m["counts"]["records"] == 24
+    records = list(read_records(out))
+    meshed = [r for r in records if "sdy.mesh" in r["stablehlo"]]
+    assert len(meshed) >= 10 and all("mhlo.num_partitions = 4" in r["stablehlo"] for r in meshed)
+    assert all("mhlo.num_partitions = 1" in r["stablehlo"] for r in records if r not in meshed)
+    for r in records:
+        assert lower(load_function(r["python"]), [t.spec() for t in parse_signature(r["inputs"][0])]).text \
+            == r["stablehlo"]
