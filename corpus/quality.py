@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import lark
 from lark import Tree
-from lark.grammar import NonTerminal
+from lark.grammar import NonTerminal, Terminal
 
 from ..synth.grammar import Grammar
 
@@ -85,10 +85,12 @@ class Quality:
             alt = self.grammar.by_name.get(node.data)
             if alt is None:
                 continue
-            kinds = [s.name for s in alt.expansion if isinstance(s, NonTerminal)]
-            kids = [c for c in node.children if not (isinstance(c, lark.Token) and c.type != "NAME")]
-            operands = [c for k, c in zip(kinds, kids) if k != "lam"]
-            lambdas = [c for k, c in zip(kinds, kids) if k == "lam"]
+            # children follow the alternative's kept symbols: slots, and attribute
+            # tokens (a lambda's parameter NAMEs among them: scan, fori_pair)
+            kept = [s for s in alt.expansion if not (isinstance(s, Terminal) and s.filter_out)]
+            slots = [(s.name, c) for s, c in zip(kept, node.children) if isinstance(s, NonTerminal)]
+            operands = [c for k, c in slots if k != "lam"]
+            lambdas = [c for k, c in slots if k == "lam"]
             if len(operands) > 1:
                 self.multi_operand_ops += 1
                 same = len(set(map(_key, operands))) < len(operands)
@@ -104,8 +106,8 @@ class Quality:
         return next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
 
     def _lambdas(self, fn: ast.FunctionDef, calls) -> None:
-        bound = {a.arg for a in fn.args.args} | {t.id for s in fn.body if isinstance(s, ast.Assign)
-                                                  for t in s.targets if isinstance(t, ast.Name)}
+        targets = [t for s in fn.body if isinstance(s, ast.Assign) for t in s.targets]
+        bound = {a.arg for a in fn.args.args} | {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
         conditions = {id(c.args[0]) for c in calls if _lax_name(c) == "while_loop" and c.args}
         for c in calls:
             for arg in (x for a in c.args for x in (a.elts if isinstance(a, ast.List) else [a])):   # switch: [branches]

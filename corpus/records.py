@@ -5,7 +5,7 @@ Each record pairs a program's Python with its StableHLO and says how it was
 lowered (`"lowering": {"platform": "tpu", "symbolic": false, "shapes":
 "static"}`: a symbolic run's `shapes` says which way of `lowering.SYMBOLIC`
 it took), so that `lowering.lower(f, inputs, platform, symbolic)` gives its
-text again. Field
+text again (after `lowering.fake_devices()`, for programs with a mesh). Field
 order is fixed and every field has one type across records (op counts are a
 list of {op, count} objects, not a dict with varying keys), so pandas, duckdb
 and `datasets` read the file as it is.

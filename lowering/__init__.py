@@ -6,7 +6,8 @@ or tpu, none of which needs its hardware) and exact op counts from a walk of
 the MLIR module, nested regions (reduce bodies, while and case branches)
 included; with `symbolic`, through `jax.export` with symbolic dimensions
 (`lower_symbolic`: every dimension a symbol where the function allows it,
-else batched over a symbolic batch), which gives the dynamic ops.
+else batched over a symbolic batch, else static), which gives the dynamic
+ops.
 `lower_batch` gives the same for many functions, from one module where it
 can. `devices.fake_devices()` gives a process the host devices that
 programs sharding over a mesh need. `universe()` is every op the

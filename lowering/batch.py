@@ -127,11 +127,11 @@ def lower_batch(items, platform: str = "cpu", symbolic: bool = False) -> list:
     `lower(fn, specs, platform, symbolic)` gives it."""
     check_platform(platform)
     if symbolic:
-        return [_symbolic(fn, specs, platform) for fn, specs in items]
+        return [_symbolic_alone(fn, specs, platform) for fn, specs in items]
     return _lower([_Program(fn, *prepare(fn, specs)) for fn, specs in items], platform, _TRIES)
 
 
-def _symbolic(fn, specs, platform):
+def _symbolic_alone(fn, specs, platform):
     try:
         return lower_symbolic(fn, specs, platform)
     except LoweringError as e:

@@ -95,18 +95,20 @@ def lower_symbolic(fn, specs, platform: str = "cpu") -> Lowered:
     import jax
     from jax._src.interpreters import mlir      # the dialects of an exported module, to parse and print it
     from jaxlib.mlir import ir
-    error = None
     for how in SYMBOLIC:
         f, s = _symbolic(fn, specs, how)
         try:
             exported = jax.export.export(jax.jit(f), platforms=(platform,))(*s)
         except Exception as e:
-            error = error or e
+            if how == SYMBOLIC[-1]:     # static fails too: the program's own error
+                raise _error(e) from e
             continue
-        with mlir.make_ir_context():
-            module = ir.Module.parse(exported.mlir_module())
-            return Lowered(mlir.module_to_string(module, enable_debug_info=False), count_ops(module), how)
-    raise _error(error)
+        try:
+            with mlir.make_ir_context():
+                module = ir.Module.parse(exported.mlir_module())
+                return Lowered(mlir.module_to_string(module, enable_debug_info=False), count_ops(module), how)
+        except Exception as e:
+            raise _error(e) from e
 
 
 def lower(fn, specs, platform: str = "cpu", symbolic: bool = False) -> Lowered:

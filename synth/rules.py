@@ -651,9 +651,11 @@ def flip(x, pools):
 
 @rule(ANY, attrs=2)
 def roll(x, pools):
+    """Shifts that move something: not a multiple of the axis's length."""
     for ax in range(x.rank):
         for n in pools.small_ints:
-            yield (str(n), str(ax)), x
+            if n % x.shape[ax]:
+                yield (str(n), str(ax)), x
 
 
 @rule(ANY, attrs=1)
@@ -714,10 +716,10 @@ def dynamic_slice(x, start, pools):
 @rule(Operand("any", 1), Operand("any", 1), SCALAR_INT_OPERAND, attrs=1, needs=(SCALAR_INT,))
 def dynamic_update(x, update, start, pools):
     """`lax.dynamic_update_slice_in_dim(x, update, start, axis)`: update as
-    x but no longer on the axis."""
+    x but shorter on the axis (as long, the result would be the update)."""
     if update.dtype == x.dtype and update.rank == x.rank:
         for ax in range(x.rank):
-            if _without(update.shape, ax) == _without(x.shape, ax) and update.shape[ax] <= x.shape[ax]:
+            if _without(update.shape, ax) == _without(x.shape, ax) and update.shape[ax] < x.shape[ax]:
                 yield (str(ax),), x
 
 # ---------------------------------------------------------------- windows

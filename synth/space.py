@@ -34,6 +34,9 @@ from .rules import App, Body, Pools
 from .types import DTYPES, MAX_RANK, Type
 
 
+ATTEMPTS = 24       # alternatives a sub-program's step tries before it gives up
+
+
 class NoProgram(ValueError):
     """The signature admits no program under this grammar and configuration."""
 
@@ -45,7 +48,7 @@ class Config:
     max_body_ops: int = 2       # longest sampled sub-program
     max_depth: int = 2          # how deeply sub-programs nest
     max_inputs: int = 3         # sampled signatures have 1..max_inputs inputs
-    batched: bool = False       # programs run under vmap (symbolic lowering): no op without a batching rule
+    batched: bool = False       # programs may run under vmap (symbolic lowering): no op without a batching rule
 
 
 class Space:
@@ -237,10 +240,11 @@ class Space:
             else:
                 want = None
             within = special[0] if special and rng.random() < 0.6 else None
-            for attempt in range(10):
-                alt = self.pick_alt(rng, within if attempt < 5 else None)
+            # many alternatives cannot read what is wanted (an i32 index): try more of them
+            for attempt in range(ATTEMPTS):
+                alt = self.pick_alt(rng, within if attempt < ATTEMPTS // 2 else None)
                 apps = self.body_apps(alt, body, depth, outer)
-                if want and attempt < 8:
+                if want and attempt < ATTEMPTS - 2:
                     apps = [a for a in apps if any(j in want for j in a.slots if isinstance(j, int))]
                 step = self._with_bodies(alt, rng.choice(apps), rng, outer, depth + 1) if apps else None
                 if step is not None:

@@ -141,3 +141,21 @@ def test_rules_loop_over_the_values_their_domains_accept(grammar):
     assert [SCOPE[i].dtype for i in seen] == [t.dtype for t in SCOPE if DTYPES[t.dtype].kind in ("int", "uint")]
     top = [SCOPE[a.slots[0]] for a in REGISTRY["transpose_all"].apps(SCOPE, Space(grammar).pools)]
     assert top and all(t.rank >= 2 for t in top)
+
+
+@pytest.mark.parametrize("wrapper", ["value_and_grad", "vmap", "shard_map", "composite"])
+def test_every_operation_a_sub_program_may_hold_traces_there(grammar, space, wrapper):
+    """For each alternative the context of a sub-program allows (under
+    differentiation, vmap, a mesh, closed), a one-operation body of it traces:
+    a context that let in what JAX refuses there (scatter_mul under grad)
+    fails here."""
+    alt = grammar.by_name[wrapper]
+    inner = {}
+    for app in space.apps(alt, SCOPE):
+        for step in brute.with_bodies(space, alt, app, SCOPE, 1, 1):
+            inner.setdefault(step.bodies[0][0].alt.name, []).append(Program(SCOPE, (step,)))
+    assert len(inner) > 40
+    for name, programs in inner.items():
+        for p in programs[::max(1, len(programs) // 6)]:       # where the body's value sits varies
+            want = sorted((DTYPES[t.dtype].name, t.shape) for t in p.output_types)
+            assert jax_types(p, grammar) == want, f"{name} in {wrapper}:\n{to_source(p.tree, grammar)}"

@@ -21,6 +21,10 @@ SCOPE = parse_signature("f32[2,3], f32[3], f32[3], i32[3], i32[3], bool[3], bool
                         "f32[16,16], c64[4], c64[4], f32[1,2,4,4], f32[3,2,2,2], f32[2,3,2], i32[2], u8[3], c64[3,3], c64[3,2]")
 
 
+KINDS = 6          # one-step programs per alternative, of distinct kinds of operands
+TRANSFORMS = {"vmap"}   # no op of its own: its trace is its sub-program's, batched
+
+
 def control_flow(grammar):
     """Alternatives that lower to a while or case op: calls of the lax
     functions the quality scan counts."""
@@ -32,17 +36,21 @@ def control_flow(grammar):
 @pytest.fixture(scope="module")
 def signature_ops(grammar, space):
     """Alternative -> the ops its one-step programs lower to (one program per
-    kind of operands: `jnp.square` is chlo.square on floats, a multiply on
-    ints), less the ops most alternatives' one-step programs have."""
-    programs = {}
+    kind of operands, up to KINDS of them: `jnp.square` is chlo.square on
+    floats, a multiply on ints), less the ops most alternatives' one-step
+    programs have (constants, broadcasts, converts)."""
+    programs, kinds = {}, Counter()
     for alt in space.alts:
         for app in space.apps(alt, SCOPE):
             kind = (alt.name, tuple(SCOPE[j].dtype for j in app.slots if isinstance(j, int)), app.result.dtype,
                     app.result.rank)
+            if kind in programs or kinds[alt.name] >= KINDS:
+                continue
             bodies = sum(isinstance(s, Body) for s in app.slots)      # of one operation each
-            step = kind not in programs and next(brute.with_bodies(space, alt, app, SCOPE, 1, bodies), None)
+            step = next(brute.with_bodies(space, alt, app, SCOPE, 1, bodies), None)
             if step:
                 programs[kind] = Program(SCOPE, (step,))
+                kinds[alt.name] += 1
     # operations that apply only inside a mesh: as the one operation of a shard_map's sub-program
     mesh = next(a for a in space.alts if a.rule.name == "shard_map")
     for app in space.apps(mesh, SCOPE):
@@ -56,7 +64,7 @@ def signature_ops(grammar, space):
         own.setdefault(key[0], set()).update(o["op"] for o in r["ops"] if not o["op"].startswith("func."))
     assert len(own) == len(space.alts) and all(own.values()), sorted({a.name for a in space.alts} - set(own))
     freq = Counter(op for ops in own.values() for op in ops)
-    return {name: {op for op in ops if freq[op] <= len(own) / 4} or ops for name, ops in own.items()}
+    return {name: {op for op in ops if freq[op] <= len(own) / 2} or ops for name, ops in own.items()}
 
 
 def lowered(space, programs):
@@ -72,7 +80,7 @@ def check_nothing_vanishes(records, signature_ops, quality):
         quality.add(r)
         main = r["stablehlo"].split("func.func public @main(", 1)[1].split(") ->", 1)[0]
         assert main.count("%arg") == len(program.inputs), r["python"]
-        for alt in set(program.alternatives):
+        for alt in set(program.alternatives) - TRANSFORMS:
             assert signature_ops[alt] & set(ops), f"{alt} left none of {signature_ops[alt]} in\n{r['python']}"
         loops = sum(1 for a in program.alternatives if a in loops_of)
         assert ops.get("stablehlo.while", 0) + ops.get("stablehlo.case", 0) >= loops, r["python"]
