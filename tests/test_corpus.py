@@ -85,6 +85,7 @@ def test_records_relower_with_their_lowering_options(lowered_corpora, grammar, n
     records = _records(lowered_corpora[name])
     m = json.loads((lowered_corpora[name] / "manifest.json").read_text())
     assert m["lowering"] == how and m["counts"]["records"] == len(records) == 40
+    assert m["counts"]["failures"] == {}, "every program lowers"
     space = Space(grammar, Config(batched=how["symbolic"]))
     for r in records:
         assert list(r) == FIELD_ORDER

@@ -116,6 +116,25 @@ def test_pair_carry_counts_equal_brute_force(grammar):
     assert texts == {to_source(p.tree, space.grammar) for p in listed}
 
 
+def test_several_results_and_contexts_count_as_brute_force_lists(grammar):
+    """Steps with several results (top_k, divmod, scan, value_and_grad) and
+    sub-programs on a mesh (shard_map, psum) over a mesh of 2: counted,
+    unranked and listed alike."""
+    names = ("exp", "add", "top_k", "divmod", "scan", "value_and_grad", "shard_map", "psum")
+    g = override_weights(grammar, [("test", a.name, "1" if a.name in names else "0") for a in grammar.alts])
+    space = Space(g, Config(pools=Pools(dims=(2,), floats=("2.0",), small_ints=(2,), devices=2)))
+    inputs = parse_signature("f32[2]")
+    enum = Enumeration(space, inputs)
+    seen = set()
+    for size in (1, 2, 3):
+        listed = brute.programs(space, inputs, size)
+        assert enum.count(size) == len(listed)
+        texts = {to_source(enum.program(size, i).tree, g) for i in range(enum.count(size))}
+        assert texts == {to_source(p.tree, g) for p in listed}
+        seen |= {a for p in listed for a in p.alternatives}
+    assert set(names) <= seen
+
+
 def test_enumeration_uses_control_flow(grammar):
     space = _small_space(grammar, SMALL)
     alts = set()
