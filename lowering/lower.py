@@ -64,7 +64,7 @@ def _error(e: Exception) -> LoweringError:
 # How a symbolic lowering goes, in the order tried: the first that JAX accepts
 # is the program's. `dims`: every input dimension > 1 is a symbol, one per
 # size (`d4`; equal sizes stay equal, so the program's shape relations hold),
-# which a program whose Python fixes a size (a reshape to (2, 4)) refuses;
+# which a program whose Python fixes a size (`jnp.broadcast_to(x, (2, 4, 8))`) refuses;
 # `batch`: the program is vmapped over a symbolic batch `b` of its first
 # input, as a model exported with a polymorphic batch size; `static`: no
 # symbol (what JAX cannot batch, a convolution whose kernel is batched too).
