@@ -88,13 +88,21 @@ def _symbolic(fn, specs, how):
     return fn, list(specs)
 
 
+def lower_exported(exported, symbolic: str | None = None) -> Lowered:
+    """The StableHLO of a `jax.export.Exported`, printed as `Lowered.as_text()`
+    prints a lowering, and its ops."""
+    from jax._src.interpreters import mlir      # the dialects of an exported module, to parse and print it
+    from jaxlib.mlir import ir
+    with mlir.make_ir_context():
+        module = ir.Module.parse(exported.mlir_module())
+        return Lowered(mlir.module_to_string(module, enable_debug_info=False), count_ops(module), symbolic)
+
+
 def lower_symbolic(fn, specs, platform: str = "cpu") -> Lowered:
     """Lower through `jax.export` with symbolic dimensions, the first way of
     SYMBOLIC that JAX accepts: StableHLO as `Lowered.as_text()` prints it, the
     ops, and which way it was."""
     import jax
-    from jax._src.interpreters import mlir      # the dialects of an exported module, to parse and print it
-    from jaxlib.mlir import ir
     for how in SYMBOLIC:
         f, s = _symbolic(fn, specs, how)
         try:
@@ -104,9 +112,7 @@ def lower_symbolic(fn, specs, platform: str = "cpu") -> Lowered:
                 raise _error(e) from e
             continue
         try:
-            with mlir.make_ir_context():
-                module = ir.Module.parse(exported.mlir_module())
-                return Lowered(mlir.module_to_string(module, enable_debug_info=False), count_ops(module), how)
+            return lower_exported(exported, how)
         except Exception as e:
             raise _error(e) from e
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .lower import count_ops, load_function
+from .lower import count_ops, load_function, lower_exported
 
 # How a probe's function is lowered (`lower_probe`)
 MODES = {
@@ -390,7 +390,6 @@ def _specs(probe: Probe) -> list:
 def lower_probe(probe: Probe) -> dict[str, int]:
     """Lower a probe's `f` as its mode says (MODES); the op counts of the module."""
     import jax
-    from jaxlib.mlir import ir
     fn, specs = load_function(probe.source, filename=f"<probe {probe.api}>"), _specs(probe)
     if probe.mode.startswith("mesh"):
         if len(jax.devices()) < MESH_SIZE:
@@ -399,11 +398,7 @@ def lower_probe(probe: Probe) -> dict[str, int]:
         mesh = jax.make_mesh((MESH_SIZE,), ("i",), (jax.sharding.AxisType.Auto,), devices=jax.devices()[:MESH_SIZE])
         fn = jax.shard_map(fn, mesh=mesh, in_specs=jax.P("i"), out_specs=jax.P("i"))
     if probe.mode == "symbolic":
-        exported = jax.export.export(jax.jit(fn))(*specs)
-        # the text holds func and sdy ops too: parse it in a context with JAX's dialects
-        from jax._src.interpreters.mlir import make_ir_context
-        with make_ir_context():
-            return count_ops(ir.Module.parse(exported.mlir_module()))
+        return lower_exported(jax.export.export(jax.jit(fn))(*specs)).ops
     traced = jax.jit(fn).trace(*specs)
     platform = _PLATFORM.get(probe.mode)
     lowered = traced.lower(lowering_platforms=(platform,)) if platform else traced.lower()

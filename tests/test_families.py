@@ -82,6 +82,8 @@ def test_sub_programs_keep_to_their_context(sampled):
                 assert s.alt.rule.outside not in ctx, s.alt.name      # no mesh inside a mesh, ...
             if ctx.get("diff"):
                 assert "nodiff" not in s.alt.flags, s.alt.name
+            if s.alt.same:                    # jnp.pad(x, (0, x.shape[0])): one value
+                assert len({j for j in s.app.slots if isinstance(j, int)}) == 1, s.alt.name
             for body, chain in zip((b for b in s.app.slots if isinstance(b, Body)), s.bodies):
                 closed = dict(ctx, **dict(body.context)).get("closed")
                 local = len(body.params)      # chain scope + the current value
