@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple, Union
 
-from .types import DOMAINS, DTYPES, MAX_RANK, Type
+from .types import DOMAINS, DTYPES, MAX_RANK, MAX_SIZE, Type
 
 
 class Body(NamedTuple):
@@ -66,7 +66,8 @@ class App(NamedTuple):
 class Pools:
     """Finite pools of the values attributes are drawn from, and of the shapes
     sampled signatures draw from (none: shapes of dims from `dims`); `dtypes`
-    is every dtype a value may have (the grammar may allow fewer)."""
+    is every dtype a value may have (the grammar may allow fewer). Whatever the
+    pools, no value exceeds the bounds of `types` (MAX_DIM, MAX_SIZE)."""
     dims: tuple[int, ...] = (1, 2, 3, 4, 8)
     floats: tuple[str, ...] = ("-1.0", "0.5", "2.0")
     small_ints: tuple[int, ...] = (2, 3)
@@ -205,7 +206,14 @@ def _with(shape, axis, d):
 
 
 def _fits(shape, pools: Pools) -> bool:
-    return len(shape) <= MAX_RANK and math.prod(shape) <= pools.max_size
+    """Within the pools' size of created values (and the bounds of `types`)."""
+    return len(shape) <= MAX_RANK and math.prod(shape) <= min(pools.max_size, MAX_SIZE)
+
+
+def _bounded(shape) -> bool:
+    """Within the bounds of `types` (for results that are not held to
+    `max_size`, as a broadcast of values in scope): MAX_SIZE >= every dim."""
+    return math.prod(shape) <= MAX_SIZE
 
 
 SCALAR_BOOL = Type("bool", ())
@@ -236,7 +244,7 @@ def _promoted(a: Type, b: Type) -> str | None:
 def _pair(a, b, domain, out_dtype=None):
     dtype = _promoted(a, b)
     shape = _broadcast(a.shape, b.shape) if dtype in DOMAINS[domain] else None
-    if shape is not None:
+    if shape is not None and _bounded(shape):
         yield (), Type(out_dtype or dtype, shape)
 
 
@@ -287,7 +295,7 @@ def order(x, pools, domain):
 @rule(Operand("bool"), ANY, ANY)
 def select(c, a, b, pools):
     shape = _broadcast(c.shape, a.shape, b.shape) if a.dtype == b.dtype else None
-    if shape is not None:
+    if shape is not None and _bounded(shape):
         yield (), Type(a.dtype, shape)
 
 
@@ -484,7 +492,7 @@ def ragged_dot(lhs, rhs, groups, pools):
     times its own matrix of rhs: (m, k) x (g, k, n) -> (m, n). JAX cannot
     batch it (vmap) over its first axis."""
     if lhs.dtype == rhs.dtype and rhs.shape[0] == groups.shape[0] and lhs.shape[1] == rhs.shape[1] \
-            and groups.dtype == "i32":
+            and groups.dtype == "i32" and _bounded((lhs.shape[0], rhs.shape[2])):
         yield (), Type(lhs.dtype, (lhs.shape[0], rhs.shape[2]))
 
 # ---------------------------------------------------------------- linear algebra
@@ -609,7 +617,7 @@ def concatenate(a, b, pools):
 
 @rule(Operand("any", 0, MAX_RANK - 1), ANY)
 def stack(a, b, pools):
-    if a == b:
+    if a == b and _bounded((2,) + a.shape):
         yield (), Type(a.dtype, (2,) + a.shape)
 
 
@@ -671,12 +679,19 @@ def tile(x, pools):
 # ---------------------------------------------------------------- indexing
 
 
+def _indexes(idx: Type, d: int) -> bool:
+    """Whether idx's dtype holds an axis size d (JAX writes d in it to wrap
+    negative indices: an int8 index cannot index an axis of 128)."""
+    t = DTYPES[idx.dtype]
+    return d <= (2 ** t.bits - 1 if t.kind == "uint" else 2 ** (t.bits - 1) - 1)
+
+
 @rule(Operand("any", 1), Operand("int"), attrs=1)
 def take(x, idx, pools):
     """`jnp.take(x, idx, axis)`: idx's shape in place of the axis."""
     for ax in range(x.rank):
         shape = x.shape[:ax] + idx.shape + x.shape[ax + 1:]
-        if _fits(shape, pools):
+        if _fits(shape, pools) and _indexes(idx, x.shape[ax]):
             yield (str(ax),), Type(x.dtype, shape)
 
 
@@ -684,7 +699,7 @@ def take(x, idx, pools):
 def index(x, idx, pools):
     """`x[idx]` with an integer array: idx's shape in place of the first axis."""
     shape = idx.shape + x.shape[1:]
-    if _fits(shape, pools):
+    if _fits(shape, pools) and _indexes(idx, x.shape[0]):
         yield (), Type(x.dtype, shape)
 
 
@@ -693,14 +708,14 @@ def take_along(x, idx, pools):
     """`jnp.take_along_axis`: indices of x's rank, equal to it but on the axis."""
     if idx.rank == x.rank:
         for ax in range(x.rank):
-            if _without(idx.shape, ax) == _without(x.shape, ax):
+            if _without(idx.shape, ax) == _without(x.shape, ax) and _indexes(idx, x.shape[ax]):
                 yield (str(ax),), Type(x.dtype, idx.shape)
 
 
 @rule(arg(1), Operand("int", 1, 1), arg(), args=("domain",))
 def scatter(x, idx, y, pools, domain):
     """`x.at[idx].set(y)` (add, ...): y a scalar or one row of x per index."""
-    if y.dtype == x.dtype and (y.rank == 0 or y.shape == idx.shape + x.shape[1:]):
+    if y.dtype == x.dtype and (y.rank == 0 or y.shape == idx.shape + x.shape[1:]) and _indexes(idx, x.shape[0]):
         yield (), x
 
 
@@ -709,7 +724,7 @@ def dynamic_slice(x, start, pools):
     """`lax.dynamic_slice_in_dim(x, start, size, axis)`: the start from the program."""
     for ax, d in enumerate(x.shape):
         for n in pools.small_ints:
-            if n < d:
+            if n < d and _indexes(start, d):
                 yield (str(n), str(ax)), Type(x.dtype, _with(x.shape, ax, n))
 
 
@@ -719,7 +734,8 @@ def dynamic_update(x, update, start, pools):
     x but shorter on the axis (as long, the result would be the update)."""
     if update.dtype == x.dtype and update.rank == x.rank:
         for ax in range(x.rank):
-            if _without(update.shape, ax) == _without(x.shape, ax) and update.shape[ax] < x.shape[ax]:
+            if _without(update.shape, ax) == _without(x.shape, ax) and update.shape[ax] < x.shape[ax] \
+                    and _indexes(start, x.shape[ax]):
                 yield (str(ax),), x
 
 # ---------------------------------------------------------------- windows
@@ -768,6 +784,8 @@ def conv(lhs, rhs, pools):
         if padding == "VALID" and any(k > d for k, d in zip(kernel, spatial)):
             continue
         dims = tuple(-(-d // s) if padding == "SAME" else (d - k) // s + 1 for d, k in zip(spatial, kernel))
+        if not _bounded((lhs.shape[0], out) + dims):
+            continue
         yield (_tuple([s] * len(spatial)), f'"{padding}"', str(groups)), Type(lhs.dtype, (lhs.shape[0], out) + dims)
 
 # ---------------------------------------------------------------- FFT
@@ -783,8 +801,9 @@ def rfft(x, pools):
 @rule(Operand("complex", 1), attrs=1)
 def irfft(z, pools):
     for ax in range(z.rank):
-        if z.shape[ax] >= 2:
-            yield (str(ax),), Type("f32", _with(z.shape, ax, 2 * (z.shape[ax] - 1)))
+        shape = _with(z.shape, ax, 2 * (z.shape[ax] - 1))
+        if z.shape[ax] >= 2 and _bounded(shape):
+            yield (str(ax),), Type("f32", shape)
 
 # ---------------------------------------------------------------- creation
 
@@ -792,7 +811,7 @@ def irfft(z, pools):
 @rule(attrs=2)
 def arange(pools):
     for n in pools.dims:
-        if n > 1:
+        if 1 < n <= MAX_SIZE:      # a pool not checked by `types.check_dims`
             for d in ("f32", "i32"):
                 yield (str(n), DTYPES[d].spelling), Type(d, (n,))
 

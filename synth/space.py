@@ -14,6 +14,11 @@ turn an index in [0, count) into exactly one program (unranking).
 
 Size is the number of operations, sub-program operations included. Every
 input is used by some operation; values nobody uses are returned.
+
+Weights are normalised where they are used for choosing (`_normalised`):
+any finite positive weights work, however large or small, and scaling them
+all by one factor chooses the same. Sampled signatures stay within the
+bounds of `types` (MAX_DIM, MAX_SIZE) whatever the pools.
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ from itertools import accumulate
 from .grammar import Alt, Grammar
 from .program import Program, Step, captures, chain_scope, needed, reads
 from .rules import App, Body, Pools
-from .types import DTYPES, MAX_RANK, Type
+from .types import DTYPES, MAX_RANK, Type, within_bounds
 
 
 ATTEMPTS = 24       # alternatives a sub-program's step tries before it gives up
@@ -58,11 +63,15 @@ class Space:
         self.pools = dataclasses.replace(config.pools, dtypes=tuple(d for d in config.pools.dtypes if d in grammar.dtypes))
         self.alts = [a for a in grammar.alts if a.weight > 0]
         self.context = (("batched", True),) if config.batched else ()
-        self._cum = list(accumulate(a.weight for a in self.alts))
-        self._within = {}
+        self._cum = list(accumulate(_normalised([a.weight for a in self.alts])))
+        self._within, self._within_cum = {}, {}
         for a in self.alts:
             if a.rule.within:
                 self._within.setdefault(a.rule.within, []).append(a)
+        for key, alts in self._within.items():
+            self._within_cum[key] = list(accumulate(_normalised([a.weight for a in alts])))
+        # profile shapes a signature may draw (all of them, unless beyond the bounds)
+        self._shapes = tuple(s for s in self.pools.shapes if within_bounds(s))
         self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
         self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
 
@@ -114,29 +123,40 @@ class Space:
         """An alternative by weight; `within`: among those of rules that apply only there."""
         if within is None:
             return rng.choices(self.alts, cum_weights=self._cum)[0]
-        alts = self._within[within]
-        return rng.choices(alts, [a.weight for a in alts])[0]
+        return rng.choices(self._within[within], cum_weights=self._within_cum[within])[0]
 
     def sample_signature(self, rng: random.Random) -> tuple[Type, ...]:
         """1..max_inputs inputs; later ones often share the first one's shape,
         a suffix of it (broadcasting), or are a layer's weights for it: a
         matrix whose first dim is its last (with profile shapes), a
-        convolution kernel, a stack of expert matrices with group sizes."""
+        convolution kernel, a stack of expert matrices with group sizes.
+        Every type is within the bounds of `types`: a dimension that would
+        take a shape beyond them is drawn among the pool's dims that do not
+        (none: the shape ends there), a layer beyond them is left out."""
         pools = self.pools
         dtypes = [d for d in pools.dtypes if DTYPES[d].weight > 0]
+        dtype_weights = _normalised([DTYPES[d].weight for d in dtypes])
 
         def dtype():
-            return rng.choices(dtypes, [DTYPES[d].weight for d in dtypes])[0]
+            return rng.choices(dtypes, dtype_weights)[0]
 
         def shape():
-            if pools.shapes:
-                return rng.choice(pools.shapes)
+            if self._shapes:
+                return rng.choice(self._shapes)
             rank = rng.choices(range(MAX_RANK + 1), [1, 3, 4, 2, 1][:MAX_RANK + 1])[0]
-            return tuple(rng.choice(pools.dims) for _ in range(rank))
+            out = ()
+            for _ in range(rank):
+                # every dim of the pool, unless it would take the shape beyond the bounds
+                # (a pool of 100000 at rank 4): the same draws as ever for a pool that fits
+                fit = [d for d in pools.dims if within_bounds(out + (d,))]
+                if not fit:
+                    break
+                out += (rng.choice(fit),)
+            return out
 
         first = Type(dtype(), shape())
         sig = [first]
-        widths = [x[0] for x in pools.shapes if len(x) == 1]
+        widths = [x[0] for x in self._shapes if len(x) == 1]
         for _ in range(rng.randint(1, self.config.max_inputs) - 1):
             d = first.dtype if rng.random() < 0.6 else dtype()
             r = rng.random()
@@ -145,7 +165,7 @@ class Space:
             elif r < 0.75:
                 s = first.shape[rng.randint(0, first.rank):]
             elif widths and first.rank and r < 0.85:
-                s = (first.shape[-1], rng.choice(widths))
+                s = (first.shape[-1], rng.choice([w for w in widths if within_bounds((first.shape[-1], w))] or [1]))
             elif first.rank >= 2 and r < 0.9:
                 sig.extend(_weights(rng, first, pools))
                 continue
@@ -218,7 +238,7 @@ class Space:
                    for a in self.alts if not a.has_bodies and a.reads]
         options = [(a, apps) for a, apps in options if apps]
         if options:
-            alt, apps = rng.choices(options, [a.weight for a, _ in options])[0]
+            alt, apps = rng.choices(options, _normalised([a.weight for a, _ in options]))[0]
             self._append(alt, rng.choice(apps), rng, types, used, steps)
 
     def _sample_chain(self, rng, body: Body, depth: int, outer) -> tuple[Step, ...]:
@@ -255,14 +275,33 @@ class Space:
 
 def _weights(rng, x: Type, pools) -> list[Type]:
     """Parameters of a layer applied to x: for (N, C, spatial...) a kernel
-    (O, C or 1, k...), for (m, k) expert matrices (g, k, n) and group sizes (g,)."""
+    (O, C or 1, k...), for (m, k) expert matrices (g, k, n) and group sizes (g,);
+    none if they would be beyond the bounds of `types`."""
     if x.rank >= 3:
         per_group = rng.choice((x.shape[1], 1))
         out = x.shape[1] * rng.choice((1, 2)) if per_group == 1 else rng.choice(pools.dims)
         kernel = tuple(rng.choice([k for k in (1, 2, 3) if k <= d] or [1]) for d in x.shape[2:])
-        return [Type(x.dtype, (out, per_group) + kernel)]
-    g = rng.choice([d for d in pools.dims if d > 1] or [2])
-    return [Type(x.dtype, (g, x.shape[1], rng.choice(pools.dims))), Type("i32", (g,))]
+        layer = [Type(x.dtype, (out, per_group) + kernel)]
+    else:
+        g = rng.choice([d for d in pools.dims if d > 1] or [2])
+        layer = [Type(x.dtype, (g, x.shape[1], rng.choice(pools.dims))), Type("i32", (g,))]
+    return layer if all(within_bounds(t.shape) for t in layer) else []
+
+
+def _normalised(weights) -> list[float]:
+    """Weights scaled by one power of two, the largest to [0.5, 1): their sums
+    cannot overflow (weights of 1e308) and the total is positive (weights of
+    1e-300). Scaling by a power of two is exact in floating point, and so are
+    then the sums and `random() * total`: every choice is the one the weights
+    as written make wherever those work (the packaged grammar's weights, say),
+    and the same whatever factor scales them all (up to rounding of the
+    scaled weights themselves, unless the factor is a power of two). Only a
+    weight some 2**1000 times smaller than the largest loses precision or
+    becomes 0: as good as never chosen either way."""
+    if not weights:
+        return []
+    _, e = math.frexp(max(weights))
+    return [math.ldexp(w, -e) for w in weights]
 
 
 def _inherit(app: App, context) -> App:
