@@ -55,6 +55,12 @@ def _ref(name: str):
     return Tree("carry", [Token("CARRY", name)]) if name.startswith("c[") else Token("NAME", name)
 
 
+def ref(name: str):
+    """How a program writes a reference to a value or parameter: a NAME token,
+    or a `carry` tree for a component of a tuple carry (`c[0]`)."""
+    return _ref(name)
+
+
 def chain_start(body: Body) -> int:
     """The parameter a body's chain starts from: `body.start`, or the last of the result type."""
     if body.start >= 0:
