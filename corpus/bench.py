@@ -1,7 +1,8 @@
 """`jaxsynth bench`: the pipeline against a naive loop, on the same programs, in one run.
 
 The naive loop is what a simple generator does: one process, and for each
-program `exec` + `jax.jit(f).lower(...).as_text()` + one JSON file per pair.
+program `exec` of its checked text (`safety.load_program`, as everywhere) +
+`jax.jit(f).lower(...).as_text()` + one JSON file per pair.
 Both sides lower for cpu, with the fake devices of every lowering process.
 Its programs are made beforehand and not timed, which favours it. The
 pipeline runs end to end (sample, dedup, print, lower in batches, count ops,
@@ -15,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..lowering import count_ops, load_function, lower_batch
+from ..lowering import count_ops, lower_batch
+from ..synth.safety import load_program
 from ..synth.printer import to_source
 from .pipeline import Run, build, executor, programs
 from .records import BATCH
@@ -30,7 +32,7 @@ def naive(recipe, n: int, out: Path) -> float:
     start = time.perf_counter()
     for k, (source, specs) in enumerate(sources):
         try:
-            text = jax.jit(load_function(source)).lower(*specs).as_text()
+            text = jax.jit(load_program(source)).lower(*specs).as_text()
         except Exception:       # as the pipeline does, a program that does not lower is passed over
             continue
         (out / f"{k}.json").write_text(json.dumps({"python": source, "stablehlo": text}))
@@ -57,7 +59,7 @@ def profile(recipe, n: int) -> dict[str, float]:
         t1 = time.perf_counter()
         source = to_source(p.tree, grammar)
         t2 = time.perf_counter()
-        fn = load_function(source)
+        fn = load_program(source)
         t3 = time.perf_counter()
         try:
             lowered = jax.jit(fn).lower(*[t.spec() for t in p.inputs])
@@ -77,7 +79,7 @@ def profile(recipe, n: int) -> dict[str, float]:
         sources.append((source, [t.spec() for t in p.inputs]))
     # what the pipeline does instead of trace+lower+as_text+count: whole batches
     # (functions loaded afresh, so nothing JAX cached for them above is reused)
-    items = [(load_function(source), specs) for source, specs in sources]
+    items = [(load_program(source), specs) for source, specs in sources]
     t0 = time.perf_counter()
     for i in range(0, n, BATCH):
         lower_batch(items[i:i + BATCH])

@@ -1,4 +1,4 @@
-"""The `jaxsynth` command: sample, enumerate, coverage, show, extract.
+"""The `jaxsynth` command: sample, enumerate, bench, coverage, show, validate, extract.
 
 Bad input (grammar, annotation, weight, signature, corpus, file) ends with one
 line `jaxsynth: error: PLACE: what` and exit code 2, never a traceback, and a
@@ -19,13 +19,15 @@ from ..synth.grammar import GrammarError, load_grammar, override_weights, read_w
 from ..synth.printer import STYLES
 from ..synth.rules import SHAPES, Pools
 from ..synth.space import Config, Enumeration, NoProgram, Space
-from ..synth.types import SignatureError, parse_signature
+from ..synth.types import SignatureError, check_dims, parse_signature
 from .coverage import Coverage, format_report
 from .quality import Quality
-from .pipeline import Recipe, Run, build, executor
-from .records import MANIFEST, CorpusError, read_records, versions
+from .pipeline import Recipe, Run, executor
+from .records import CorpusError
+from .schema import corpus_files, is_regular, iter_records, read_manifest
 
 DEFAULT_OUT = Path("corpus") / "out"
+SHARD_SIZE = 250        # programs per shard, at most, unless --shard-size says otherwise
 
 
 class UsageError(Exception):
@@ -44,6 +46,10 @@ def _dims(text: str) -> tuple[int, ...]:
         dims = ()
     if not dims or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive ints")
+    try:
+        check_dims(dims)
+    except SignatureError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     return dims
 
 
@@ -90,7 +96,8 @@ def build_parser() -> Parser:
         s.add_argument("--out", type=Path, help="corpus directory to write")
         s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                        help="worker processes (default: one per core); the corpus is the same for any number")
-        s.add_argument("--shard-size", type=_positive, default=250, help="programs per shard (default 250)")
+        s.add_argument("--shard-size", type=_positive,
+                       help=f"programs per shard (default: {SHARD_SIZE}, fewer for few or big programs)")
         s.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
         s.add_argument("--backend", choices=("local", "ray"), default="local")
         s.add_argument("--address", help="Ray cluster address (auto, HOST:PORT; default: start a local Ray)")
@@ -113,7 +120,7 @@ def build_parser() -> Parser:
     s.add_argument("-n", type=_positive, default=1000, help="programs (default 1000)")
     s.add_argument("--seed", type=_natural, default=0)
     s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
-    s.add_argument("--shard-size", type=_positive, default=250)
+    s.add_argument("--shard-size", type=_positive, default=SHARD_SIZE)
     s.add_argument("--grammar", type=Path)
     s.add_argument("--json", action="store_true", help="print the measurements as JSON too")
 
@@ -123,9 +130,18 @@ def build_parser() -> Parser:
     s.add_argument("--grammar", type=Path, help="grammar whose `distinct` flags the quality scan reads "
                                                 "(default: the corpus's own if unchanged, else the packaged one)")
 
-    s = sub.add_parser("show", help="print records readably")
+    s = sub.add_parser("show", help="print records as they are (control characters made visible)")
     s.add_argument("dir", type=Path)
-    s.add_argument("-n", type=_positive, default=3)
+    s.add_argument("-n", type=_positive, default=3, help="records to show (default 3)")
+    s.add_argument("--id", help="only the record with this id")
+    s.add_argument("--stablehlo", action="store_true", help="print each record's StableHLO too")
+    s.add_argument("--grammar", type=Path, help="grammar that should derive the programs (default: the packaged one)")
+
+    s = sub.add_parser("validate", help="check a corpus of unknown origin: derivations, types, StableHLO")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--grammar", type=Path, help="grammar the corpus was made with (default: the packaged one)")
+    s.add_argument("--run", action="store_true",
+                   help="also execute each program on random inputs, eagerly and under jit, and compare")
 
     s = sub.add_parser("extract", help="lower FILE.py:FUNC and count its ops")
     s.add_argument("target", metavar="FILE.py:FUNC")
@@ -180,7 +196,7 @@ class _Progress:
             self.bar.update(status.records - self.bar.n)
         elif time.monotonic() - self.last > 5:
             self.last = time.monotonic()
-            rate = status.records / max(self.last - status.started, 1e-9)
+            rate = (status.records - status.kept) / max(self.last - status.started, 1e-9)
             of = f"/{self.total}" if self.total else ""
             print(f"{self.desc}: {status.records}{of} records, {rate:.0f}/s", file=sys.stderr, flush=True)
 
@@ -189,12 +205,47 @@ class _Progress:
             self.bar.close()
 
 
+class _Ticker:
+    """Says on stderr what a long phase is doing, every few seconds, until it ends."""
+    EVERY = 5.0
+
+    def __init__(self):
+        import threading
+        self.doing, self.started, self.stop = "", time.monotonic(), threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+
+    def _tick(self):
+        while not self.stop.wait(self.EVERY):
+            print(f"jaxsynth: {self.doing} ({time.monotonic() - self.started:.0f} s)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def _shard_size(args, target: int) -> int:
+    """--shard-size; by default, what a run being resumed used, else a shard
+    of a few seconds' work: no more programs than the run needs, fewer the
+    bigger they are (progress shows per shard)."""
+    if args.shard_size:
+        return args.shard_size
+    previous = read_manifest(args.out) if args.resume and args.out.is_dir() else None
+    if previous is not None:
+        return previous["shard_size"]
+    return max(1, min(SHARD_SIZE, target, 2000 // args.max_ops))
+
+
 def _run(args, recipe, target, first=0, last=None, **manifest):
-    grammar = build(recipe)[0]
-    manifest = {"grammar": recipe.grammar_path, "grammar_sha256": grammar.sha256,
-                "weights": grammar.weights(), **manifest, "versions": versions()}
-    run = Run(args.out, recipe, manifest, target, args.shard_size, first, last, resume=args.resume)
-    pool = executor(args.workers, args.backend, args.address)
+    pool = executor(args.workers, args.backend, args.address)    # before --out exists: a failed join leaves nothing
+    try:
+        run = Run(args.out, recipe, manifest, target, _shard_size(args, target), first, last, resume=args.resume)
+    except BaseException:
+        pool.shutdown()
+        raise
     bar = _Progress(target if last is None else None, recipe.kind)
     try:
         m, status = run.execute(pool, progress=bar)
@@ -203,7 +254,9 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
     seconds = time.monotonic() - status.started
     fails = sum(status.failures.values())
     reasons = "; ".join(f"{n}× {r}" for r, n in status.failures.most_common(3))
-    print(f"wrote {status.records} records to {args.out} in {seconds:.1f} s ({status.records / seconds:.0f}/s); "
+    made = status.records - status.kept
+    kept = f" ({status.kept} kept from before)" if status.kept else ""
+    print(f"wrote {status.records} records{kept} to {args.out} in {seconds:.1f} s ({made / seconds:.0f}/s); "
           f"{status.duplicates} duplicates skipped; {fails} failures{' (' + reasons + ')' if fails else ''}; "
           f"{len(status.ops & universe())} stablehlo/chlo ops covered"
           + (f"; shards made again: {status.regenerated}" if status.regenerated else ""))
@@ -231,13 +284,18 @@ def cmd_enumerate(args):
         raise UsageError("--inputs: enumerate needs an input signature")
     config = Config(pools=_pools(args), batched=args.symbolic)
     enum = Enumeration(Space(grammar, config), inputs)
-    counts = enum.counts(args.max_ops)
+    listing = args.count or (args.index is None and args.out is None)
+    counts = []
+    with _Ticker() as tick:
+        for k in range(1, args.max_ops + 1):
+            tick.doing = f"counting programs of size {k}"
+            counts.append(enum.count(k))
+            if listing:
+                print(f"size {k}: {counts[-1]}", flush=True)
     total = sum(counts)
     i, n = args.shard or (0, 1)
     first, last = i * total // n, (i + 1) * total // n
-    if args.count or (args.index is None and args.out is None):
-        for k, c in enumerate(counts, 1):
-            print(f"size {k}: {c}")
+    if listing:
         print(f"total: {total}")
         if args.shard:
             print(f"shard {i}/{n}: indices {first}..{last - 1} ({last - first} programs)")
@@ -261,20 +319,13 @@ def cmd_bench(args):
         print(json.dumps(result))
 
 
-def _read_manifest(path):
-    try:
-        return json.loads((path / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def _corpus_grammar(manifest: dict):
+def _corpus_grammar(manifest: dict | None):
     """The grammar a corpus was made with, if its file is still the same; else the packaged one."""
-    path = manifest.get("grammar")
-    if isinstance(path, str):
+    path = Path(manifest["grammar"]) if manifest else None
+    if path is not None and is_regular(path) and path.stat().st_size < (1 << 20):
         try:
             grammar = load_grammar(path)
-            if grammar.sha256 == manifest.get("grammar_sha256"):
+            if grammar.sha256 == manifest["grammar_sha256"]:
                 return grammar
         except GrammarError:
             pass
@@ -282,23 +333,50 @@ def _corpus_grammar(manifest: dict):
 
 
 def cmd_coverage(args):
-    manifest = _read_manifest(args.dir)
+    manifest, files = corpus_files(args.dir)
     cov = Coverage(Quality(load_grammar(args.grammar) if args.grammar else _corpus_grammar(manifest)))
-    for record in read_records(args.dir):
+    for where, record, problem in iter_records(files):
+        if problem:
+            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
         cov.add(record)
-    report = cov.report(manifest.get("weights", {}))
+    report = cov.report(manifest["weights"] if manifest else {})
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
 def cmd_show(args):
-    for k, r in enumerate(read_records(args.dir)):
-        if k >= args.n:
-            break
-        ops = ", ".join(f"{o['op'].split('.', 1)[1]}×{o['count']}" for o in r["ops"] if o["op"].startswith(("stablehlo.", "chlo.")))
-        print(f"── {r['id']}  {', '.join(r['inputs'])} -> {', '.join(r['outputs'])}  "
-              f"size {r['size']} depth {r['depth']}  hash {r['hash'][:12]}")
-        print(r["python"].split("\n\n\n", 1)[-1].rstrip())
+    from .validate import config_of, derive, visible
+    manifest, files = corpus_files(args.dir)
+    space = Space(load_grammar(args.grammar), config_of(manifest, str(args.dir)))
+    shown = 0
+    for where, r, problem in iter_records(files):
+        if problem:
+            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+        if args.id is not None and r["id"] != args.id:
+            continue
+        v = {k: visible(str(x)) for k, x in r.items() if k in ("id", "size", "depth", "hash")}
+        ops = ", ".join(f"{visible(o['op'].split('.', 1)[-1])}×{o['count']}" for o in r["ops"])
+        print(f"── {v['id']}  {visible(', '.join(r['inputs']))} -> {visible(', '.join(r['outputs']))}  "
+              f"size {v['size']} depth {v['depth']}  hash {v['hash'][:12]}")
+        derived = derive(r, space)
+        if isinstance(derived, str):
+            print(f"!! {visible(derived)}")
+        print(visible(r["python"].rstrip("\n")))
+        if args.stablehlo:
+            print(visible(r["stablehlo"].rstrip("\n")))
         print(f"   ops: {ops}\n")
+        shown += 1
+        if shown >= args.n and args.id is None:
+            break
+    if args.id is not None and not shown:
+        raise CorpusError(f"{args.dir}: no record with id {args.id!r}")
+
+
+def cmd_validate(args):
+    from .validate import summary, validate
+    checked, failures = validate(args.dir, load_grammar(args.grammar), args.run)
+    print(summary(checked, failures))
+    if failures:
+        raise CorpusError(f"{args.dir}: {len(failures)} of {checked} records fail validation")
 
 
 def cmd_extract(args):
@@ -327,7 +405,7 @@ def cmd_extract(args):
 
 
 COMMANDS = {"sample": cmd_sample, "enumerate": cmd_enumerate, "bench": cmd_bench, "coverage": cmd_coverage,
-            "show": cmd_show, "extract": cmd_extract}
+            "show": cmd_show, "validate": cmd_validate, "extract": cmd_extract}
 
 
 def main(argv=None) -> int:

@@ -38,9 +38,9 @@ from ..lowering import LoweringError, fake_devices
 from ..synth.grammar import load_grammar, override_weights
 from ..synth.space import Config, Enumeration, Space
 from ..synth.types import Type
-from .records import MANIFEST, CorpusError, make_records, shard_name
+from .records import FORMAT, MANIFEST, CorpusError, make_records, shard_name, versions
+from .schema import is_regular, iter_records, read_manifest
 
-FORMAT = 3          # 3: records say how they were lowered ("lowering")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,13 @@ class Recipe:
 
 
 SAMPLING_ONLY = ("max_ops", "max_body_ops", "max_inputs")     # fields of Config enumeration ignores
+
+
+def provenance(recipe: Recipe) -> dict:
+    """What the manifest says of where a run's programs come from: the
+    grammar (path as given, and its content's sha256), the weights in force."""
+    grammar = build(recipe)[0]
+    return {"grammar": recipe.grammar_path, "grammar_sha256": grammar.sha256, "weights": grammar.weights()}
 
 
 @lru_cache(maxsize=4)
@@ -204,37 +211,10 @@ class _Processes:
         self.pool.shutdown(wait=True, cancel_futures=True)   # returns at once: no worker left
 
 
-class _Ray:
-    def __init__(self, address):
-        """Join the cluster at `address` (HOST:PORT, or auto: the one recorded on
-        this machine); without one, start a private local Ray. Ray's own default
-        would join a cluster recorded on the machine or named by RAY_ADDRESS."""
-        try:
-            import ray
-        except ImportError:
-            raise CorpusError("--backend ray: Ray is not installed (pip install -e \".[ray]\")") from None
-        self.ray, self.started = ray, not ray.is_initialized()
-        if self.started:
-            try:
-                ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
-                         logging_level="ERROR")
-            except Exception as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise CorpusError(f"--address {address or 'local'}: cannot start or reach Ray: {first}") from None
-        self.task = ray.remote(make_shard)
-        self.parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
-
-    def submit(self, *args):
-        return self.task.remote(*args).future()
-
-    def shutdown(self):
-        if self.started:        # a Ray we started ends with the run; one we joined lives on
-            self.ray.shutdown()
-
-
 def executor(workers: int, backend: str = "local", address: str | None = None):
     if backend == "ray":
-        return _Ray(address)
+        from .cluster import RayExecutor        # Ray, an optional extra, only when asked for
+        return RayExecutor(address)
     return _InProcess() if workers <= 1 else _Processes(workers)
 
 
@@ -251,7 +231,11 @@ def _sha(path: Path) -> str:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".partial")
     try:
-        with open(tmp, "wb") as f:
+        if tmp.is_symlink() or (tmp.exists() and not tmp.is_dir()):
+            tmp.unlink()        # left by a crash, or not a file at all (a FIFO would block the write)
+        # a new file, never through a link a corpus from elsewhere may hold
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with open(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -267,11 +251,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _hashes_of(path: Path) -> tuple[list[str], set[str]]:
     hashes, ops = [], set()
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            hashes.append(r["hash"])
-            ops.update(o["op"] for o in r["ops"])
+    for where, record, problem in iter_records([path]):
+        if problem:
+            raise CorpusError(f"{where}: not a jaxsynth record ({problem}); move the corpus aside or choose "
+                              f"another --out")
+        hashes.append(record["hash"])
+        ops.update(o["op"] for o in record["ops"])
     return hashes, ops
 
 
@@ -281,6 +266,7 @@ def _hashes_of(path: Path) -> tuple[list[str], set[str]]:
 class Status:
     """What a run did, for the summary line and the manifest."""
     records: int = 0
+    kept: int = 0               # of the records, those of shards a resumed run kept
     duplicates: int = 0
     failures: Counter = field(default_factory=Counter)
     ops: set = field(default_factory=set)
@@ -294,29 +280,23 @@ class Run:
         """Make records for indices first..last-1 (sample: unbounded) until `target` records."""
         self.out, self.recipe, self.target, self.shard_size = Path(out), recipe, target, shard_size
         self.first, self.last = first, last
-        self.manifest = {"format": FORMAT, **recipe.describe(), **manifest, "shard_size": shard_size,
+        self.manifest = {"format": FORMAT, **recipe.describe(), **provenance(recipe), **manifest,
+                         "versions": versions(), "shard_size": shard_size,
                          "range": [first, last], "target": target}
         self.previous = self._open(resume)
 
     def _open(self, resume: bool) -> dict:
-        path = self.out / MANIFEST
-        if path.exists():
-            try:
-                old = json.loads(path.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-                old = None
-            if not isinstance(old, dict):
-                raise CorpusError(f"{path}: unreadable manifest")
+        old = read_manifest(self.out) if self.out.is_dir() else None
+        if old is not None:
             if not resume:
-                what = "a corpus" if old.get("complete") else "an unfinished corpus; add --resume to finish it"
+                what = "a corpus" if old["complete"] else "an unfinished corpus; add --resume to finish it"
                 raise CorpusError(f"{self.out}: already holds {what}")
-            keys = [k for k in self.manifest if k not in ("versions",)]
+            # the grammar is compared by content (its sha256), not by how its path was written
+            keys = [k for k in self.manifest if k not in ("versions", "grammar")]
             differ = [k for k in keys if old.get(k) != self.manifest[k]]
             if differ:
                 raise CorpusError(f"--resume {self.out}: made with other options (differs in: {', '.join(differ)})")
-            for partial in self.out.glob("*.partial"):     # writes a crash cut short
-                partial.unlink()
-            return {s["number"]: s for s in old.get("shards", [])}
+            return {s["number"]: s for s in old["shards"]}
         if any(self.out.glob("records-*.jsonl")):
             raise CorpusError(f"{self.out}: holds record files but no manifest; choose another --out")
         try:
@@ -340,10 +320,11 @@ class Run:
         valid = set()
         for number, entry in sorted(self.previous.items()):
             path = self.out / entry["file"]
-            if path.exists() and _sha(path) == entry["sha256"]:
+            if is_regular(path) and _sha(path) == entry["sha256"]:
                 valid.add(number)
             else:
-                why = "missing" if not path.exists() else "checksum mismatch"
+                why = "missing" if not path.exists() else "not a regular file" if not is_regular(path) \
+                    else "checksum mismatch"
                 print(f"jaxsynth: warning: {path}: {why}, making the shard again", file=sys.stderr)
                 status.regenerated.append(number)
         return valid
@@ -353,6 +334,7 @@ class Run:
         hashes, ops = _hashes_of(self.out / entry["file"])
         seen.update(hashes)
         status.records += len(hashes)
+        status.kept += len(hashes)
         status.ops |= ops
         status.duplicates += entry["duplicates"]
         status.failures.update(entry["failures"])
@@ -386,7 +368,11 @@ class Run:
                 number += 1
         finally:
             pool.shutdown()
-        return self._checkpoint(shards, status, complete=True), status
+        manifest = self._checkpoint(shards, status, complete=True)
+        for partial in self.out.glob("*.partial"):     # writes a crash cut short
+            if not partial.is_dir():
+                partial.unlink()
+        return manifest, status
 
     def _commit(self, shard: Shard, status: Status, seen: set) -> dict:
         data, records, dups = [], 0, shard.duplicates

@@ -1,5 +1,6 @@
 """Corpus records: one JSON object per line in `records-NNNNN.jsonl` shards,
-with a `manifest.json` beside them (see `pipeline`).
+with a `manifest.json` beside them (see `pipeline`; what a reader may
+trust of them is checked by `schema`).
 
 Each record pairs a program's Python with its StableHLO and says how it was
 lowered (`"lowering": {"platform": "tpu", "symbolic": false, "shapes":
@@ -12,16 +13,16 @@ and `datasets` read the file as it is.
 """
 from __future__ import annotations
 
-import json
 import platform as _platform
-from pathlib import Path
 
-from ..lowering import SYMBOLIC, LoweringError, load_function, lower_batch
+from ..lowering import LoweringError, lower_batch
 from ..synth.printer import to_source
 from ..synth.program import Program
 from ..synth.grammar import Grammar
+from ..synth.safety import load_program
 
 MANIFEST = "manifest.json"
+FORMAT = 3          # of the manifest; 3: records say how they were lowered ("lowering")
 
 
 class CorpusError(ValueError):
@@ -41,7 +42,7 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         sources = [to_source(p.tree, grammar, style) for _, p in chunk]
-        lowered = lower_batch([(load_function(s), [t.spec() for t in p.inputs]) for s, (_, p) in zip(sources, chunk)],
+        lowered = lower_batch([(load_program(s), [t.spec() for t in p.inputs]) for s, (_, p) in zip(sources, chunk)],
                               platform, symbolic)
         for (origin, program), source, low in zip(chunk, sources, lowered):
             yield program, (low if isinstance(low, LoweringError) else _record(program, source, low, dict(origin), how))
@@ -77,65 +78,3 @@ def versions() -> dict:
 
 def shard_name(number: int) -> str:
     return f"records-{number:05d}.jsonl"
-
-
-def record_files(path) -> list[Path]:
-    """The record files of a corpus directory in order (or the one file given)."""
-    path = Path(path)
-    if not path.is_dir():
-        return [path]
-    files = sorted(path.glob("records-*.jsonl"))
-    if not files:
-        raise CorpusError(f"{path}: no records-*.jsonl here (not a corpus directory)")
-    return files
-
-
-# every field a reader of records relies on, with its JSON type
-FIELDS = {"id": str, "python": str, "inputs": list, "outputs": list, "stablehlo": str,
-          "ops": list, "alternatives": list, "size": int, "depth": int, "hash": str}
-# how `stablehlo` was made; records of corpora from before it was recorded
-# lack it, and were lowered for cpu with static shapes
-DEFAULT_LOWERING = {"platform": "cpu", "symbolic": False, "shapes": "static"}
-
-
-def lowering_of(record: dict) -> dict:
-    """A record's lowering: {"platform": str, "symbolic": bool, "shapes": str}."""
-    return record.get("lowering", DEFAULT_LOWERING)
-
-
-def _check(record) -> str | None:
-    """What is wrong with a record, or None."""
-    if not isinstance(record, dict):
-        return "not a JSON object"
-    for name, kind in FIELDS.items():
-        if not isinstance(record.get(name), kind):
-            return f"field {name!r} missing or not a {kind.__name__}"
-    if not all(isinstance(o, dict) and isinstance(o.get("op"), str) and isinstance(o.get("count"), int)
-               for o in record["ops"]):
-        return "field 'ops' is not a list of {op, count}"
-    how = lowering_of(record)
-    if not (isinstance(how, dict) and isinstance(how.get("platform"), str) and isinstance(how.get("symbolic"), bool)
-            and how.get("shapes") in ("static",) + SYMBOLIC):
-        return "field 'lowering' is not {platform, symbolic, shapes}"
-    return None
-
-
-def read_records(path):
-    """Records of a corpus directory (or a .jsonl file), one dict at a time."""
-    for file in record_files(path):
-        try:
-            f = open(file, "rb")
-        except OSError as e:
-            raise CorpusError(f"{file}: cannot read: {e.strerror}") from None
-        with f:
-            for n, raw in enumerate(f, 1):
-                try:
-                    record = json.loads(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    raise CorpusError(f"{file}:{n}: not UTF-8 text") from None
-                except json.JSONDecodeError as e:
-                    raise CorpusError(f"{file}:{n}: not a JSON record ({e.msg})") from None
-                problem = _check(record)
-                if problem:
-                    raise CorpusError(f"{file}:{n}: not a jaxsynth record ({problem})")
-                yield record

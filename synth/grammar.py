@@ -13,13 +13,14 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import lark
 from lark.grammar import NonTerminal, Terminal
 
 from .rules import REGISTRY, Rule
+from .safety import UnsafeProgram, check_literals
 from .types import DOMAINS, DTYPES
 
 from ..grammar import GRAMMAR_PATH as DEFAULT_GRAMMAR
@@ -193,6 +194,14 @@ def _lark_error_line(e, text) -> int:
     return 1
 
 
+@lru_cache(maxsize=8)
+def _lark(text: str) -> lark.Lark:
+    """Lark's LALR parser of a grammar text, built once per process (building
+    takes most of a second; Lark's own cache on disk would unpickle files
+    anyone can write)."""
+    return lark.Lark(text, start="start", parser="lalr")
+
+
 def load_grammar(path=None, text: str | None = None) -> Grammar:
     """Load a grammar file (default: the packaged one); `text`, if given, is
     used instead of reading `path` (workers get the text the run started with)."""
@@ -202,11 +211,12 @@ def load_grammar(path=None, text: str | None = None) -> Grammar:
     except (OSError, UnicodeDecodeError) as e:
         raise GrammarError(f"{path}: cannot read grammar: {getattr(e, 'strerror', None) or e}") from None
     try:
-        parser = lark.Lark(text, start="start", parser="lalr")
+        parser = _lark(text)
     except lark.exceptions.LarkError as e:
         raise GrammarError(f"{path}:{_lark_error_line(e, text)}: {' '.join(str(e).split())}") from None
     annotations = _annotations(path, text)
     literals = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
+    _check_vocabulary(path, text, parser, literals, annotations)
     alts = []
     for r in parser.rules:
         origin = r.origin.name
@@ -228,6 +238,28 @@ def load_grammar(path=None, text: str | None = None) -> Grammar:
         _fail(path, 1, "no operation alternatives (aliased alternatives of term/infix)")
     alts.sort(key=lambda a: a.line)
     return Grammar(str(path), text, parser, tuple(alts), literals, _dtypes(path, text, parser))
+
+
+def _check_vocabulary(path, text, parser, literals, annotations):
+    """Every literal the printer writes is in the language's vocabulary
+    (`safety`): a grammar is data, and its programs run."""
+    for r in parser.rules:
+        pieces = [literals.get(s.name) if isinstance(s, Terminal) and s.filter_out else None for s in r.expansion]
+        try:
+            check_literals(pieces)
+        except UnsafeProgram as e:
+            line = annotations[r.alias][0] if r.alias in annotations else _literal_line(text, e.literal)
+            where = f"alternative {r.alias!r}" if r.alias else f"rule {str(r.origin.name)!r}"
+            _fail(path, line, f"{where}: {e}")
+
+
+def _literal_line(text, literal) -> int:
+    """The first line whose code holds `literal` as a quoted string."""
+    quoted = '"' + (literal or "").replace("\\", "\\\\").replace('"', '\\"') + '"'
+    for n, line in enumerate(text.splitlines(), 1):
+        if quoted in _split_comment(line)[0]:
+            return n
+    return 1
 
 
 def _dtypes(path, text, parser) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.records import read_records
+from jaxsynth.corpus.schema import read_records
 from jaxsynth.lowering import SYMBOLIC, load_function, lower, universe
 from jaxsynth.lowering.reach import reachable
 from jaxsynth.synth.grammar import load_grammar

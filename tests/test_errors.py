@@ -136,6 +136,11 @@ OPTION_CASES = {
                                    "--platform"),
     "platform-unknown-extract": (["extract", "prog.py:f", "--inputs", "f32[2]", "--platform", "gpu"], "--platform"),
     "symbolic-takes-no-value": (["sample", "--symbolic=yes"], "--symbolic"),
+    "inputs-beyond-bounds": (["sample", "--inputs", "f32[99999999999999999999]"], "--inputs"),
+    "inputs-too-many-elements": (["sample", "--inputs", "f32[100000,100000]"], "--inputs"),
+    "dims-beyond-bound": (["sample", "--dims", "2,3000000000"], "--dims"),
+    "show-unknown-id": (["show", "nosuchdir", "--id", "x"], "nosuchdir"),
+    "validate-no-corpus": (["validate", "nosuchdir"], "nosuchdir"),
 }
 
 
@@ -169,8 +174,8 @@ def test_missing_weights_file(capsys, tmp_path):
 # ---------------------------------------------------------------- corpus directories
 
 RECORD = {"id": "0000000", "python": "def f(x):\n    return x\n", "inputs": ["f32[2]"], "outputs": ["f32[2]"],
-          "stablehlo": "", "ops": [{"op": "func.return", "count": 1}], "alternatives": [],
-          "size": 1, "depth": 1, "hash": "0" * 64}
+          "stablehlo": "module {}", "ops": [{"op": "func.return", "count": 1}], "alternatives": [],
+          "size": 1, "depth": 1, "hash": "0" * 32}
 
 
 def test_coverage_of_a_dir_without_records(capsys, tmp_path):
@@ -292,3 +297,47 @@ def test_sample_gives_up_when_the_grammar_runs_dry(capsys, tmp_path, grammar):
 def test_unwritable_out_is_one_line(capsys):
     msg = fails(capsys, ["sample", "-n", "1", "--workers", "1", "--out", "/proc/self"])
     assert msg.startswith("jaxsynth: error: /proc/self/manifest.json: cannot write"), msg
+
+
+# ---------------------------------------------------------------- edges
+
+def test_huge_and_tiny_weights_work(capsys, tmp_path):
+    for w in ("1e308", "1e-300"):
+        out = tmp_path / w
+        assert main(["sample", "-n", "5", "--weight", f"exp={w}", "--weight", f"log={w}", "--workers", "1",
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+        assert json.loads((out / "manifest.json").read_text())["weights"]["exp"] == float(w)
+
+
+def test_shards_follow_the_run(capsys, tmp_path):
+    """No more programs in a shard than the run needs, fewer for big programs."""
+    from jaxsynth.corpus.cli import _shard_size, build_parser
+    out = tmp_path / "few"
+    assert main(["sample", "-n", "5", "--workers", "1", "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["shard_size"] == 5
+    args = build_parser().parse_args(["sample", "-n", "5", "--max-ops", "1000", "--out", str(tmp_path / "big")])
+    assert _shard_size(args, 5) == 2
+    args = build_parser().parse_args(["sample", "-n", "5", "--out", str(out), "--resume"])
+    assert _shard_size(args, 5) == 5          # a resumed run keeps its own
+
+
+def test_resume_knows_the_grammar_by_its_content(capsys, tmp_path, monkeypatch):
+    grammar = tmp_path / "g.lark"
+    grammar.write_text(GRAMMAR)
+    out = tmp_path / "c"
+    argv = ["sample", "-n", "4", "--seed", "2", "--workers", "1", "--out", str(out)]
+    assert main(argv + ["--grammar", str(grammar)]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main(argv + ["--grammar", "g.lark", "--resume"]) == 0
+    assert "wrote 4 records (4 kept from before)" in capsys.readouterr().out
+    grammar.write_text(GRAMMAR.replace("w=2", "w=3", 1))
+    assert "differs in: grammar_sha256" in fails(capsys, argv + ["--grammar", "g.lark", "--resume"])
+
+
+def test_counting_shows_progress(capsys, monkeypatch):
+    from jaxsynth.corpus import cli
+    monkeypatch.setattr(cli._Ticker, "EVERY", 0.001)
+    assert main(["enumerate", "--count", "--max-ops", "2", "--inputs", "f32[2]", "--dims", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "counting programs of size" in captured.err and "size 2: " in captured.out

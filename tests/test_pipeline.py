@@ -13,7 +13,7 @@ import pytest
 
 from jaxsynth.corpus.cli import main
 from jaxsynth.corpus.pipeline import Recipe, _atomic_write, make_shard
-from jaxsynth.corpus.records import read_records
+from jaxsynth.corpus.schema import read_records
 from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.rules import Pools
 from jaxsynth.synth.space import Config, Enumeration, Space
@@ -152,6 +152,158 @@ def test_ray_backend_gives_the_same_bytes(reference, tmp_path, monkeypatch):
     _sample(tmp_path / "c", "--backend", "ray")
     assert not ray.is_initialized()
     assert _bytes(tmp_path / "c") == _bytes(reference)
+
+
+def _ray_processes(temp_dir) -> dict[int, bytes]:
+    """pid -> command line of the Ray started with --temp-dir temp_dir (its
+    processes name their session directory there) and of their descendants
+    (Ray's workers, renamed ray::...)."""
+    parents, lines, found = {}, {}, set()
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                lines[int(p)] = f.read()
+            with open(f"/proc/{p}/stat") as f:
+                parents[int(p)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if f"{temp_dir}/session_".encode() in lines[int(p)]:
+            found.add(int(p))
+    while more := {p for p, parent in parents.items() if parent in found} - found:
+        found |= more
+    return {p: lines.get(p, b"") for p in found if _alive(p)}
+
+
+@pytest.fixture
+def ray_head():
+    """A one-CPU cluster started as a user starts one, `ray start --head`, in a
+    temp dir and with a home of its own that holds a token (~/.ray/auth_token):
+    Ray >= 2.59 turns token authentication on then. Gives (its address, the
+    environment of a driver on this machine: that home and no RAY_* variable,
+    so no RAY_AUTH_MODE, a function that kills the cluster). Its processes are
+    killed by pid however the test ends: `ray stop` cannot be told which Ray
+    to stop and stops every one on the machine."""
+    import secrets
+    import shutil
+    import socket
+    import tempfile
+    ray = pytest.importorskip("ray")
+    base = tempfile.mkdtemp(prefix="jxray")      # short: Ray's socket paths there must fit in 107 bytes
+    home = os.path.join(base, "home")
+    os.makedirs(os.path.join(home, ".ray"))
+    with open(os.path.join(home, ".ray", "auth_token"), "w") as f:
+        f.write(secrets.token_hex(32))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")}, "HOME": home}
+
+    def stop():
+        deadline = time.monotonic() + 30
+        while (pids := _ray_processes(base)) and time.monotonic() < deadline:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        assert not _ray_processes(base), "the cluster's processes are gone"
+
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        started = subprocess.run(
+            [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}", "--num-cpus=1",
+             f"--temp-dir={base}", "--include-dashboard=false", "--dashboard-port=0", "--disable-usage-stats"],
+            env=env, cwd=base, capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stderr[-3000:]
+        with open(os.path.join(base, "ray_current_cluster")) as f:
+            address = f.read().strip()       # HOST:PORT, as `ray start` prints it for joining
+        if tuple(int(x) for x in ray.__version__.split(".")[:2]) >= (2, 59):
+            gcs = [p for p, line in _ray_processes(base).items() if b"gcs_server" in line]
+            with open(f"/proc/{gcs[0]}/environ", "rb") as f:
+                assert b"RAY_AUTH_MODE=token\0" in f.read(), "token authentication is on"
+        yield address, env, stop
+    finally:
+        stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _cli(*argv):
+    return [sys.executable, "-m", "jaxsynth.corpus.cli", *argv]
+
+
+def test_ray_cluster_of_ray_start_is_joined_by_address(ray_head, reference, tmp_path):
+    """--address HOST:PORT of a cluster started by `ray start --head`, with
+    token authentication on and nothing set: the driver sends the token found
+    where `ray start` found it, and the corpus is a local run's. (A process of
+    its own: Ray puts RAY_AUTH_MODE=token into the environment of this one
+    once it has started a local Ray.)"""
+    address, env, _ = ray_head
+    out = tmp_path / "c"
+    run = subprocess.run(_cli("sample", "-n", "40", "--seed", "3", "--shard-size", "10", "--backend", "ray",
+                              "--address", address, "--out", str(out)),
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _bytes(out) == _bytes(reference)
+
+
+@pytest.mark.slow
+def test_a_lost_ray_cluster_ends_in_one_line_and_resume_finishes(ray_head, tmp_path):
+    """The cluster killed mid-run (every process of it, as `ray stop --force`
+    does): the driver ends with exit 2 and one line saying to resume, long
+    before Ray itself would end it (60 s after the head went away, exit 1);
+    what was committed stays, and --resume (here without Ray) finishes to the
+    bytes of an uninterrupted run."""
+    address, env, stop = ray_head
+    out, args = tmp_path / "c", ["sample", "-n", "100", "--seed", "4", "--shard-size", "10"]
+    proc = subprocess.Popen(_cli(*args, "--backend", "ray", "--address", address, "--out", str(out)),
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if len(json.loads((out / "manifest.json").read_text())["shards"]) >= 2:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        stop()
+        lost = time.monotonic()
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 2 and time.monotonic() - lost < 45, err[-3000:]
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("jaxsynth: error:")]
+    assert errors == [err.strip().splitlines()[-1]], err[-3000:]
+    assert re.fullmatch(rf"jaxsynth: error: --address {re.escape(address)}: the Ray cluster was lost "
+                        r"\(.+\); run the same command with --resume to finish", errors[0])
+    m = json.loads((out / "manifest.json").read_text())
+    assert not m["complete"] and 2 <= len(m["shards"]) < 10, "lost mid-way"
+
+    assert main([*args, "--workers", "2", "--out", str(out), "--resume"]) == 0
+    whole = tmp_path / "whole"
+    assert main([*args, "--workers", "2", "--out", str(whole)]) == 0
+    assert _bytes(out) == _bytes(whole)
+
+
+def test_a_token_goes_only_to_a_cluster_on_this_machine():
+    """An address is on this machine when it is a loopback address or one of
+    its own; elsewhere (a documentation address here) Ray's own rule holds:
+    no token unless RAY_AUTH_MODE=token says so."""
+    import socket
+    from jaxsynth.corpus.cluster import _on_this_machine
+    assert _on_this_machine("127.0.0.1:6379") and _on_this_machine("localhost:6379")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))      # no packet is sent: picks this machine's outward address
+            own = s.getsockname()[0]
+        except OSError:
+            own = "127.0.0.2"
+    assert _on_this_machine(f"{own}:6379")
+    assert not _on_this_machine("203.0.113.7:6379")
+    assert not _on_this_machine("no-such-host.invalid:6379")
+    assert not _on_this_machine("ray://127.0.0.1:10001") and not _on_this_machine("auto")
 
 
 def test_a_crash_before_the_rename_leaves_no_torn_shard(reference, tmp_path, monkeypatch):

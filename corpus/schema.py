@@ -1,0 +1,268 @@
+"""What a corpus on disk is, and readers that never trust it.
+
+A corpus directory holds `manifest.json` and the record shards it lists
+(`records-NNNNN.jsonl`). Corpora travel, so everything read is checked
+against one schema here before anything uses it: JSON types, ranges (counts
+>= 0 and no larger than what they count), the shards the manifest lists and
+nothing else, and completeness. A violation is a `CorpusError` that names
+the file (and line) and what is wrong. Files that are not regular files (a
+FIFO, a device) are never opened.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+from ..lowering import PLATFORMS, SYMBOLIC
+from ..synth.types import SignatureError, parse_type
+from .records import FORMAT, MANIFEST, CorpusError, shard_name
+
+MAX_MANIFEST = 64 << 20     # bytes: a manifest lists shards, not records
+MAX_COUNT = 10 ** 12        # any count in a manifest or record, far beyond a real corpus
+HEX = re.compile(r"[0-9a-f]{64}")
+DEFAULT_LOWERING = {"platform": "cpu", "symbolic": False, "shapes": "static"}   # corpora older than format 3
+
+
+# ---------------------------------------------------------------- checkers: value -> problem or None
+
+def _count(v, lo=0, hi=MAX_COUNT) -> str | None:
+    ok = isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+    return None if ok else f"not an integer in [{lo}, {hi}]"
+
+
+def _text(v, most=1 << 26) -> str | None:
+    return None if isinstance(v, str) and len(v) <= most else "not a string"
+
+
+def _types(v) -> str | None:
+    if not isinstance(v, list) or not all(isinstance(t, str) for t in v):
+        return "not a list of types"
+    for t in v:
+        try:
+            parse_type(t)
+        except SignatureError as e:
+            return str(e)
+    return None
+
+
+def _tally(v) -> str | None:
+    """{reason: count}"""
+    if not isinstance(v, dict) or not all(isinstance(k, str) and _count(n) is None for k, n in v.items()):
+        return "not an object of counts"
+    return None
+
+
+def _lowering(v) -> str | None:
+    ok = isinstance(v, dict) and v.get("platform") in PLATFORMS and isinstance(v.get("symbolic"), bool) \
+        and v.get("shapes", "static") in (SYMBOLIC if v["symbolic"] else ("static",))
+    return None if ok else "not {platform, symbolic, shapes} (shapes static unless symbolic)"
+
+
+def _ops(v) -> str | None:
+    ok = isinstance(v, list) and all(isinstance(o, dict) and isinstance(o.get("op"), str) and len(o["op"]) < 200
+                                     and _count(o.get("count"), 1) is None for o in v)
+    return None if ok else "not a list of {op, count >= 1}"
+
+
+RECORD = {          # every field a reader of records relies on
+    "id": lambda v: _text(v, 200),
+    "python": _text,
+    "inputs": _types,
+    "outputs": _types,
+    "stablehlo": _text,
+    "ops": _ops,
+    "alternatives": lambda v: None if isinstance(v, list) and all(isinstance(a, str) for a in v)
+    else "not a list of names",
+    "size": lambda v: _count(v, 1),
+    "depth": _count,
+    "hash": lambda v: None if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v) else "not a 32-digit hex hash",
+}
+
+
+def _fields(obj, checks: dict) -> str | None:
+    """The first field of a JSON object missing or failing its check; the
+    optional `lowering` checked where present."""
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    for name, check in checks.items():
+        if name not in obj:
+            return f"field {name!r} missing"
+        problem = check(obj[name])
+        if problem:
+            return f"field {name!r}: {problem}"
+    if "lowering" in obj and _lowering(obj["lowering"]):
+        return f"field 'lowering': {_lowering(obj['lowering'])}"
+    return None
+
+
+def check_record(record) -> str | None:
+    """What is wrong with a record, or None."""
+    problem = _fields(record, RECORD)
+    if problem:
+        return problem
+    occurrences = sum(o["count"] for o in record["ops"])
+    if occurrences > len(record["stablehlo"]):
+        return f"field 'ops' counts {occurrences} ops in a text of {len(record['stablehlo'])} characters"
+    return None
+
+
+def lowering_of(record: dict) -> dict:
+    """A record's lowering: {"platform": str, "symbolic": bool, "shapes": str}."""
+    return {**DEFAULT_LOWERING, **record.get("lowering", {})}
+
+
+def _shard(entry, n: int) -> str | None:
+    if not isinstance(entry, dict):
+        return "not an object"
+    for key, check in (("number", _count), ("start", _count), ("stop", _count), ("records", _count),
+                       ("duplicates", _count), ("failures", _tally)):
+        problem = check(entry.get(key))
+        if problem:
+            return f"{key!r}: {problem}"
+    if entry["number"] != n:
+        return f"'number' is {entry['number']}, expected {n} (shards are listed in order)"
+    if entry.get("file") != shard_name(n):
+        return f"'file' is not {shard_name(n)}"
+    if not (isinstance(entry.get("sha256"), str) and HEX.fullmatch(entry["sha256"])):
+        return "'sha256' is not a sha256"
+    if entry["start"] > entry["stop"] or entry["records"] > entry["stop"] - entry["start"]:
+        return "'records' does not fit in 'start'..'stop'"
+    return None
+
+
+def check_manifest(m) -> str | None:
+    """What is wrong with a manifest, or None."""
+    checks = {
+        "format": lambda v: _count(v, 1, FORMAT),
+        "command": lambda v: None if v in ("sample", "enumerate") else "not sample or enumerate",
+        "complete": lambda v: None if isinstance(v, bool) else "not true or false",
+        "shard_size": lambda v: _count(v, 1),
+        "target": _count,
+        "grammar": _text,
+        "grammar_sha256": lambda v: None if isinstance(v, str) and HEX.fullmatch(v) else "not a sha256",
+        "weights": lambda v: None if isinstance(v, dict) and all(
+            isinstance(k, str) and isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w)
+            and w >= 0 for k, w in v.items()) else "not an object of finite weights >= 0",
+        "counts": lambda v: None if isinstance(v, dict) and _count(v.get("records")) is None
+        and _count(v.get("duplicates_skipped")) is None and _tally(v.get("failures")) is None
+        else "not {records, duplicates_skipped, failures}",
+        "shards": lambda v: None if isinstance(v, list) else "not a list",
+        "config": lambda v: None if isinstance(v, dict) else "not an object",
+    }
+    problem = _fields(m, checks)
+    if problem:
+        return problem
+    for n, entry in enumerate(m["shards"]):
+        problem = _shard(entry, n)
+        if problem:
+            return f"shards[{n}]: {problem}"
+    listed = sum(s["records"] for s in m["shards"])
+    if m["counts"]["records"] != listed:
+        return f"counts.records is {m['counts']['records']}, its shards hold {listed}"
+    if m["complete"] and listed > m["target"]:
+        return f"complete with {listed} records, more than its target {m['target']}"
+    return None
+
+
+# ---------------------------------------------------------------- reading
+
+def is_regular(path: Path) -> bool:
+    """An existing regular file (a FIFO would block the reader forever)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def read_manifest(directory) -> dict | None:
+    """The checked manifest of a corpus directory; None if it has none."""
+    path = Path(directory) / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return None
+    if not is_regular(path):
+        raise CorpusError(f"{path}: not a regular file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_MANIFEST + 1)
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot read: {e.strerror}") from None
+    if len(data) > MAX_MANIFEST:
+        raise CorpusError(f"{path}: larger than {MAX_MANIFEST >> 20} MB, not a manifest")
+    try:
+        m = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise CorpusError(f"{path}: not JSON ({getattr(e, 'msg', 'nested too deeply')})") from None
+    problem = check_manifest(m)
+    if problem:
+        raise CorpusError(f"{path}: not a jaxsynth manifest ({problem})")
+    return m
+
+
+def record_files(path, manifest: dict | None = None) -> list[Path]:
+    """The record files to read: those a manifest lists (in order), else every
+    regular `records-*.jsonl` of a directory, or the one file given."""
+    path = Path(path)
+    if not path.is_dir():
+        if not is_regular(path):
+            raise CorpusError(f"{path}: not a corpus directory or a regular file")
+        return [path]
+    if manifest is not None:
+        files = [path / s["file"] for s in manifest["shards"]]
+        for f in files:
+            if not is_regular(f):
+                raise CorpusError(f"{f}: listed in {MANIFEST} but {'missing' if not f.exists() else 'not a regular file'}")
+        return files
+    files = sorted(f for f in path.glob("records-*.jsonl") if is_regular(f))
+    if not files:
+        raise CorpusError(f"{path}: no records-*.jsonl here (not a corpus directory)")
+    return files
+
+
+def corpus_files(path, warn=True) -> tuple[dict | None, list[Path]]:
+    """(manifest or None, record files) of a corpus; says on stderr when the
+    manifest is of an unfinished run (only the shards it lists are read)."""
+    path = Path(path)
+    manifest = read_manifest(path) if path.is_dir() else None
+    if manifest is not None and not manifest["complete"] and warn:
+        print(f"jaxsynth: warning: {path}: unfinished run; reading the {len(manifest['shards'])} shards "
+              f"its manifest lists", file=sys.stderr)
+    return manifest, record_files(path, manifest)
+
+
+def iter_lines(files):
+    """(file:line, parsed JSON or None, problem or None) for every line of the files."""
+    for file in files:
+        try:
+            f = open(file, "rb")
+        except OSError as e:
+            raise CorpusError(f"{file}: cannot read: {e.strerror}") from None
+        with f:
+            for n, raw in enumerate(f, 1):
+                where = f"{file}:{n}"
+                try:
+                    yield where, json.loads(raw.decode("utf-8")), None
+                except UnicodeDecodeError:
+                    yield where, None, "not UTF-8 text"
+                except (json.JSONDecodeError, RecursionError) as e:
+                    yield where, None, f"not a JSON record ({getattr(e, 'msg', 'nested too deeply')})"
+
+
+def iter_records(files):
+    """(file:line, record or None, problem or None): every line, checked."""
+    for where, record, problem in iter_lines(files):
+        problem = problem or check_record(record)
+        yield where, (None if problem else record), problem
+
+
+def read_records(path):
+    """Checked records of a corpus directory (the shards its manifest lists)
+    or of a .jsonl file, one dict at a time; the first bad one is an error."""
+    for where, record, problem in iter_records(corpus_files(path, warn=False)[1]):
+        if problem:
+            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+        yield record

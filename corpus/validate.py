@@ -1,0 +1,262 @@
+"""`jaxsynth validate`: check a corpus of unknown origin without trusting it.
+
+Each record's `python` is parsed with the grammar first; a program the
+grammar does not derive is rejected and never executed. Its derivation is
+type checked with the rules (`synth.check`), which gives the program it
+must be: the record's types, docstring, alternatives, size, depth and
+structural hash must be that program's, and its text must be how jaxsynth
+prints it. Only then is it executed (from its checked text, in a namespace
+of the JAX modules alone: `safety.load_program`) and lowered as its
+`lowering` field says; the StableHLO and op counts must be the record's.
+`run=True` also executes each program on deterministic random inputs of its
+types, eagerly and under `jax.jit`, and compares the results within the
+tolerance of each dtype (`TOLERANCE`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from ..lowering import LoweringError
+from ..synth.check import CheckError, check_source
+from ..synth.grammar import Grammar
+from ..synth.printer import STYLES, to_source
+from ..synth.rules import Pools
+from ..synth.safety import MAX_SOURCE, load_program
+from ..synth.space import Config, Space
+from ..synth.types import DTYPES, SignatureError, check_dims
+from .records import CorpusError, make_records
+from .schema import corpus_files, iter_records, lowering_of
+
+MAX_NESTING = 64        # brackets open at once; generated programs stay far below
+RUN_BYTES = 1 << 28     # inputs `--run` makes for one program, at most
+FIELDS = ("python", "inputs", "outputs", "alternatives", "size", "depth", "hash")   # what the derivation fixes
+# (rtol, atol) of eager against jit, by dtype kind; atol scales with the result's magnitude
+TOLERANCE = {"float": {"f32": (1e-4, 1e-5), "f16": (1e-2, 1e-2), "bf16": (5e-2, 5e-2)}, "complex": (1e-4, 1e-5)}
+
+
+@dataclass
+class Failure:
+    where: str          # file:line
+    id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return visible(f"{self.where} {self.id}: {self.reason}")
+
+    @property
+    def kind(self) -> str:
+        return re.split(r"[:(]", self.reason)[0].strip()
+
+
+def visible(text: str) -> str:
+    """The text with every character but printable ASCII and newlines written
+    as an escape: a record cannot drive the terminal or hide code behind lookalikes."""
+    return "".join(c if c == "\n" or (c.isascii() and c.isprintable()) else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def config_of(manifest: dict | None, where: str) -> Config:
+    """The generation options a manifest records (pools decide which
+    attributes and shapes the rules allow); the defaults without one."""
+    if manifest is None:
+        return Config()
+    c = manifest["config"]
+    try:
+        pools = dict(c.get("pools", {}))
+        fields = {f.name: f for f in dataclasses.fields(Pools)}
+        unknown = set(pools) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown pool {sorted(unknown)[0]!r}")
+        for key in ("dims", "floats", "small_ints", "dtypes"):
+            if key in pools:
+                pools[key] = tuple(pools[key])
+        if "shapes" in pools:
+            pools["shapes"] = tuple(tuple(s) for s in pools["shapes"])
+        check_dims(pools.get("dims", Pools().dims))
+        for shape in pools.get("shapes", ()):
+            check_dims(shape)
+        ok = all(isinstance(d, int) and not isinstance(d, bool) for d in pools.get("small_ints", ())) \
+            and all(isinstance(f, str) and _is_float(f) for f in pools.get("floats", ())) \
+            and all(d in DTYPES for d in pools.get("dtypes", ())) \
+            and all(isinstance(pools.get(k, 1), int) and pools.get(k, 1) >= 1 for k in ("max_size", "devices"))
+        if not ok:
+            raise ValueError("pools of the wrong types")
+        options = {k: c[k] for k in ("max_depth", "batched") if k in c}
+        if not all(isinstance(v, (int, bool)) for v in options.values()):
+            raise ValueError("max_depth or batched of the wrong type")
+        return Config(pools=Pools(**pools), **options)
+    except (TypeError, ValueError, SignatureError) as e:
+        raise CorpusError(f"{where}: config: {e}") from None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        return abs(float(text)) < 1e6
+    except ValueError:
+        return False
+
+
+def _nesting(text: str) -> int:
+    depth = most = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            most = max(most, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return most
+
+
+def derive(record: dict, space: Space):
+    """(program, style) that the record's Python is the printed form of, or
+    the reason it is not one; nothing is executed."""
+    python = record["python"]
+    if len(python) > MAX_SOURCE:
+        return f"python: longer than {MAX_SOURCE} characters"
+    if not python.isascii() or any(not (c.isprintable() or c == "\n") for c in python):
+        return "python: characters outside printable ASCII"
+    if _nesting(python) > MAX_NESTING:
+        return f"python: brackets nested deeper than {MAX_NESTING}"
+    try:
+        program = check_source(python, space)
+    except CheckError as e:
+        return str(e) if str(e).startswith("not derived") else f"not derived by the rules: {e}"
+    style = next((s for s in STYLES if to_source(program.tree, space.grammar, s) == python), None)
+    if style is None:
+        return "python: not the printed form of its derivation"
+    return program, style
+
+
+def _mismatch(record: dict, made: dict, style: str) -> str | None:
+    if style == "nested":
+        # the text fixes which values are inlined, not the order they were
+        # made in: alternatives are a multiset
+        made = {**made, "alternatives": sorted(made["alternatives"])}
+        record = {**record, "alternatives": sorted(record["alternatives"])}
+    for key in FIELDS + ("stablehlo", "ops"):
+        if record[key] != made[key]:
+            return f"{key} is not what {'the rules give' if key in FIELDS else 'lowering gives'}" + \
+                (f" ({made[key]})" if key in ("inputs", "outputs") else "")
+    if lowering_of(record) != made["lowering"]:
+        return f"lowering: the program lowers as {made['lowering']}"
+    return None
+
+
+def _inputs(types, seed: bytes):
+    """Deterministic random arrays of these types."""
+    import numpy as np
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
+    out = []
+    for t in types:
+        kind, name = DTYPES[t.dtype].kind, DTYPES[t.dtype].name
+        if kind == "bool":
+            a = rng.random(t.shape) < 0.5
+        elif kind in ("int", "uint"):
+            a = rng.integers(0 if kind == "uint" else -4, 5, t.shape)
+        elif kind == "complex":
+            a = rng.standard_normal(t.shape) + 1j * rng.standard_normal(t.shape)
+        else:
+            a = rng.standard_normal(t.shape)
+        import jax.numpy as jnp
+        out.append(jnp.asarray(a, dtype=jnp.dtype(name)))
+    return out
+
+
+def _tolerance(dtype):
+    import numpy as np
+    if np.issubdtype(dtype, np.complexfloating):
+        return TOLERANCE["complex"]
+    name = {np.dtype("float32"): "f32", np.dtype("float16"): "f16"}.get(np.dtype(dtype), "bf16")
+    return TOLERANCE["float"][name]
+
+
+def compare_run(python: str, types, seed: bytes) -> str | None:
+    """Eager against jit on the same random inputs: None if they agree."""
+    import jax
+    import numpy as np
+    size = sum(t.size * DTYPES[t.dtype].bits // 8 for t in types)
+    if size > RUN_BYTES:
+        return f"run: inputs of {size >> 20} MB, more than a run makes ({RUN_BYTES >> 20} MB)"
+    fn = load_program(python)
+    args = _inputs(types, seed)
+    try:
+        eager = jax.tree.leaves(fn(*args))
+        jitted = jax.tree.leaves(jax.jit(fn)(*args))
+    except Exception as e:      # JAX raises many types; the record fails with the reason
+        return f"run: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"
+    for k, (a, b) in enumerate(zip(eager, jitted)):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return f"run: result {k}: eager {a.dtype}{list(a.shape)}, jit {b.dtype}{list(b.shape)}"
+        if not np.issubdtype(a.dtype, np.inexact):
+            if not np.array_equal(a, b):
+                return f"run: result {k} differs between eager and jit"
+            continue
+        rtol, atol = _tolerance(a.dtype)
+        a64, b64 = a.astype(np.complex128), b.astype(np.complex128)
+        finite = np.isfinite(b64)
+        scale = max(1.0, float(np.max(np.abs(b64[finite])))) if finite.any() else 1.0
+        if not np.allclose(a64, b64, rtol=rtol, atol=atol * scale, equal_nan=True):
+            worst = float(np.nanmax(np.abs(a64 - b64)))
+            return f"run: result {k} differs between eager and jit by up to {worst:.3g}"
+    return None
+
+
+def validate(path, grammar: Grammar, run: bool = False, say=print) -> tuple[int, list[Failure]]:
+    """Check every record of a corpus; (records checked, failures), each
+    failure said as it is found."""
+    manifest, files = corpus_files(path)
+    space = Space(grammar, config_of(manifest, str(path)))
+    failures, checked, pending = [], 0, []
+
+    def fail(where, rid, reason):
+        failures.append(Failure(where, rid, reason))
+        say(str(failures[-1]))
+
+    def flush():
+        by_lowering = {}
+        for item in pending:
+            how = lowering_of(item[1])
+            by_lowering.setdefault((how["platform"], how["symbolic"]), []).append(item)
+        for (platform, symbolic), items in sorted(by_lowering.items()):
+            for style in STYLES:
+                batch = [i for i in items if i[3] == style]
+                made = make_records([({"id": r["id"]}, p) for _, r, p, _ in batch], grammar, style,
+                                    platform=platform, symbolic=symbolic)
+                for (where, record, program, _), (_, result) in zip(batch, made):
+                    if isinstance(result, LoweringError):
+                        fail(where, record["id"], f"does not lower: {result}")
+                        continue
+                    problem = _mismatch(record, result, style)
+                    if problem is None and run:
+                        problem = compare_run(record["python"], program.inputs, record["hash"].encode())
+                    if problem:
+                        fail(where, record["id"], problem)
+        pending.clear()
+
+    for where, record, problem in iter_records(files):
+        checked += 1
+        rid = record["id"] if record else "?"
+        if problem:
+            fail(where, rid, f"not a jaxsynth record ({problem})")
+            continue
+        derived = derive(record, space)
+        if isinstance(derived, str):
+            fail(where, rid, derived)
+            continue
+        pending.append((where, record, *derived))
+        if len(pending) >= 200:
+            flush()
+    flush()
+    return checked, failures
+
+
+def summary(checked: int, failures: list[Failure]) -> str:
+    reasons = Counter(f.kind for f in failures)
+    detail = "; ".join(f"{n}× {r}" for r, n in reasons.most_common(5))
+    return f"validated {checked} records: {checked - len(failures)} pass, {len(failures)} fail" + \
+        (f" ({detail})" if failures else "")

@@ -1,0 +1,302 @@
+"""Grammars and corpora are data: nothing in them runs code the grammar does
+not derive.
+
+- Hostile grammars (a literal that calls, imports, walks to builtins, names a
+  module that touches the host, ...) fail to load with `file:line`, exit 2,
+  and what they try to create never appears.
+- Program text outside the vocabulary never executes (`safety.load_program`).
+- A hostile corpus: `validate` reports every hostile record and executes
+  none; `show`, `coverage` and `--resume` create nothing. A genuine corpus
+  validates clean; an edited record fails alone.
+"""
+import json
+import re
+import shutil
+
+import pytest
+
+from jaxsynth.corpus.cli import main
+from jaxsynth.corpus.validate import visible
+from jaxsynth.synth.safety import UnsafeProgram, load_program
+from test_errors import EXP, edited_grammar, fails, sample_with
+
+def _sentinel(tmp_path):
+    return tmp_path / "pwned"
+
+
+# ---------------------------------------------------------------- hostile grammars
+
+def _evil(literal):
+    """The exp alternative with its function literal replaced."""
+    return EXP.replace('"jnp.exp"', json.dumps(literal))
+
+
+HOSTILE_LITERALS = {
+    # id: (literal, what the message says)
+    "issue-example": ("__import__('os').system('touch {s}') or jnp.exp", "private or dunder name '__import__'"),
+    "builtin-eval": ("eval", "builtin"),
+    "builtin-open": ("open('{s}', 'w') and jnp.exp", "string"),
+    "builtin-exec": ("exec", "builtin"),
+    "import": ("import os", "keyword 'import'"),
+    "semicolon": ("jnp.exp; import os", "operator ';'"),
+    "other-module": ("os.system", "dotted names start at"),
+    "denied-io": ("jnp.save", "touches files"),
+    "denied-module": ("jax.profiler.start_server", "module jax.profiler"),
+    "jax-config": ("jax.config.update", "jax.config is not one"),
+    "callback": ("jax.pure_callback", "jax.pure_callback is not one"),
+    "dunder-attribute": ("jnp.exp.__globals__", "dunder"),
+    "unknown-name": ("jnp.no_such_function", "no 'no_such_function' in jax.numpy"),
+    "lambda-default": ("(lambda f=__builtins__: jnp.exp)()", "dunder"),
+    "walrus": ("(e := jnp.exp)", "operator ':='"),
+    "comment": ("jnp.exp #", "comment"),
+    "unicode-lookalike": ("\uff45val", "only printable ASCII"),
+    "escape-in-string": ('jnp.exp if "\\x41" else jnp.exp', "string"),
+    "fstring": ('f"{jnp}"', "string"),
+    "private-module": ("lax._src", "private"),
+    "getattr": ("getattr", "builtin"),
+}
+
+
+@pytest.mark.parametrize("literal, says", HOSTILE_LITERALS.values(), ids=HOSTILE_LITERALS.keys())
+def test_hostile_grammar_literal_is_refused(capsys, tmp_path, literal, says):
+    literal = literal.replace("{s}", str(_sentinel(tmp_path)))
+    path, line = edited_grammar(tmp_path, EXP, _evil(literal))
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}:{line}: alternative 'exp': "), msg
+    assert says in msg, msg
+    assert not _sentinel(tmp_path).exists() and not (tmp_path / "out").exists()
+
+
+def test_bench_refuses_a_hostile_grammar(capsys, tmp_path):
+    literal = HOSTILE_LITERALS["issue-example"][0].replace("{s}", str(_sentinel(tmp_path)))
+    path, line = edited_grammar(tmp_path, EXP, _evil(literal))
+    assert fails(capsys, ["bench", "-n", "2", "--grammar", path]).startswith(f"jaxsynth: error: {path}:{line}: ")
+    assert not _sentinel(tmp_path).exists()
+
+
+def test_names_split_over_literals_are_followed(capsys, tmp_path):
+    """`"jnp" "." "save"` is `jnp.save`, however the literals cut it."""
+    path, line = edited_grammar(tmp_path, EXP, EXP.replace('"jnp.exp"', '"jnp" "." "save"'))
+    assert "touches files" in fails(capsys, sample_with(tmp_path, path))
+
+
+def test_hostile_skeleton_literal_is_refused(capsys, tmp_path):
+    """Rules of the program skeleton are checked too (located at their line)."""
+    old = 'ret: "return" expr ("," expr)*'
+    path, line = edited_grammar(tmp_path, old, old.replace('"return"', '"return __import__(\\"os\\") or"'))
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg.startswith(f"jaxsynth: error: {path}:{line}: rule 'ret': "), msg
+
+
+def test_packaged_grammar_is_within_the_vocabulary(grammar):
+    assert grammar.alts      # it loaded: every literal passed
+
+
+# ---------------------------------------------------------------- program text
+
+GOOD = '''import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def f(x0):
+    """f32[3] -> f32[3]"""
+    v0 = jnp.exp(x0)
+    return lax.fori_loop(0, 2, lambda i, c: c * v0, v0)
+'''
+
+HOSTILE_SOURCES = {
+    "import-os": GOOD.replace("from jax import lax", "from jax import lax\nimport os"),
+    "module-level-call": GOOD + "\nopen('{s}', 'w')\n",
+    "dunder-import": GOOD.replace("jnp.exp(x0)", "__import__('os').system('touch {s}')"),
+    "builtin": GOOD.replace("jnp.exp(x0)", "open('{s}', 'w')"),
+    "attribute-walk": GOOD.replace("jnp.exp(x0)", "().__class__.__base__.__subclasses__()"),
+    "globals-walk": GOOD.replace("jnp.exp(x0)", "jnp.exp.__globals__['os']"),
+    "denied": GOOD.replace("jnp.exp(x0)", "jnp.save('{s}', x0)"),
+    "other-module": GOOD.replace("jnp.exp(x0)", "jax.profiler.start_server(9999)"),
+    "rebinding": GOOD.replace("v0 = jnp.exp(x0)", "jnp = x0\n    v0 = x0"),
+    "decorator": GOOD.replace("def f", "@jax.jit\ndef f"),
+    "default-arg": GOOD.replace("def f(x0)", "def f(x0, y=open)"),
+    "lambda-default": GOOD.replace("lambda i, c:", "lambda i, c, o=open:"),
+    "comprehension": GOOD.replace("jnp.exp(x0)", "[open for _ in x0]"),
+    "fstring": GOOD.replace("jnp.exp(x0)", "f'{x0}'"),
+    "lookalike": GOOD.replace("jnp.exp(x0)", "\uff45val('1')"),
+    "star-args": GOOD.replace("jnp.exp(x0)", "jnp.exp(**x0)"),
+    "import-alias-swap": GOOD.replace("import jax.numpy as jnp", "import os as jnp"),
+    "huge": GOOD.replace("jnp.exp(x0)", "jnp.exp(x0)" + " + x0" * 30000),
+    "deep": GOOD.replace("jnp.exp(x0)", "(" * 5000 + "x0" + ")" * 5000),
+    "while-statement": GOOD.replace("    return", "    while True:\n        pass\n    return"),
+}
+
+
+def test_good_program_loads():
+    assert callable(load_program(GOOD))
+
+
+@pytest.mark.parametrize("source", HOSTILE_SOURCES.values(), ids=HOSTILE_SOURCES.keys())
+def test_hostile_program_text_never_runs(tmp_path, source):
+    source = source.replace("{s}", str(_sentinel(tmp_path)))
+    with pytest.raises(UnsafeProgram):
+        load_program(source)
+    assert not _sentinel(tmp_path).exists()
+
+
+def test_programs_run_without_builtins():
+    """A name the check missed would still find nothing to call."""
+    fn = load_program(GOOD)
+    assert fn.__globals__["__builtins__"] == {}
+    assert set(fn.__globals__) - {"__builtins__", "__name__"} == {"jax", "jnp", "lax", "f"}
+
+
+def test_visible_escapes_control_and_lookalikes():
+    assert visible("a\x1b[2Jb\n\u202e\uff45") == "a\\x1b[2Jb\n\\u202e\\uff45"
+
+
+# ---------------------------------------------------------------- corpora
+
+@pytest.fixture(scope="module")
+def genuine(tmp_path_factory):
+    """A small corpus in both styles of printing, one mesh program likely."""
+    d = tmp_path_factory.mktemp("genuine")
+    assert main(["sample", "-n", "40", "--seed", "3", "--out", str(d / "c"), "--workers", "1"]) == 0
+    assert main(["sample", "-n", "20", "--seed", "4", "--style", "nested", "--out", str(d / "n"),
+                 "--workers", "1"]) == 0
+    return d
+
+
+def _snapshot(d):
+    out = {}
+    for p in sorted(d.rglob("*")):
+        out[str(p.relative_to(d))] = p.read_bytes() if p.is_file() else "other"
+    return out
+
+
+def _copy(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _records(path):
+    return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+def _write(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_genuine_corpora_validate_clean(genuine, capsys):
+    for name in ("c", "n"):
+        assert main(["validate", str(genuine / name)]) == 0, capsys.readouterr()
+        out = capsys.readouterr().out
+        assert re.search(r"validated \d+ records: \d+ pass, 0 fail", out), out
+
+
+def test_an_edited_record_fails_alone(genuine, tmp_path, capsys):
+    d = _copy(genuine / "c", tmp_path / "c")
+    shard = d / "records-00000.jsonl"
+    records = _records(shard)
+    records[7]["stablehlo"] = records[7]["stablehlo"].replace("stablehlo.", "stablehlo .", 1)
+    _write(shard, records)
+    msg = fails(capsys, ["validate", d])
+    assert "1 of 40 records fail validation" in msg
+    # (fails() read the output; run again to see the lines)
+    main(["validate", str(d)])
+    out = capsys.readouterr().out.splitlines()
+    failing = [l for l in out if not l.startswith("validated")]
+    assert len(failing) == 1 and records[7]["id"] in failing[0] and "stablehlo" in failing[0], out
+
+
+def _hostile_records(genuine, sentinel):
+    """(record, what it is) pairs: each must fail validation and never run."""
+    base = _records(genuine / "c" / "records-00000.jsonl")
+    r = base[0]
+    head, body = r["python"].split("\n\n\n", 1)
+    touch = f"open('{sentinel}', 'w')"
+
+    def python(text, what):
+        return {**r, "python": text, "id": what}, what
+    doc_type = r["inputs"][0]
+    lied = re.sub(r"\[[0-9,]*\]", "[7]", doc_type, count=1)
+    out = [
+        python(f"{head}\nimport os\nos.system('touch {sentinel}')\n\n\n{body}", "import-os"),
+        python(r["python"] + f"\n{touch}\n", "module-level"),
+        python(r["python"].replace("return ", f"return {touch} or ", 1), "builtin-call"),
+        python(r["python"].replace("return ", f"return __import__('os').system('touch {sentinel}') or ", 1),
+               "dunder-import"),
+        python(r["python"].replace("return ", "return ().__class__.__base__.__subclasses__() or ", 1),
+               "attribute-walk"),
+        python(r["python"].replace("return ", "return \uff45val('1') or ", 1), "lookalike"),
+        python(r["python"].replace("def f", "@jax.jit\ndef f", 1), "decorator"),
+        python(r["python"] + " " * (10 << 20), "ten-megabytes"),
+        python(r["python"].replace("return ", "return " + "jnp.exp(" * 3000 + "x0" + ")" * 3000 + " or ", 1),
+               "deep-nesting"),
+        python(r["python"].replace("return ", "return jnp.save('x', x0) or ", 1), "denied-name"),
+        python(r["python"].replace('"""', '"""\' + open("x") + \'', 1), "docstring-escape"),
+        python(r["python"].replace(doc_type, lied, 1), "docstring-lies"),
+        ({**r, "inputs": [lied] + r["inputs"][1:], "id": "inputs-lie"}, "inputs-lie"),
+        ({**r, "outputs": ["f32[9]"], "id": "outputs-lie"}, "outputs-lie"),
+        ({**r, "stablehlo": r["stablehlo"].replace("func.func public @main", "func.func public @mian"),
+          "id": "tampered-stablehlo"}, "tampered-stablehlo"),
+        ({**r, "ops": [{"op": "stablehlo.custom_call", "count": 1}], "id": "tampered-ops"}, "tampered-ops"),
+        ({**r, "hash": "0" * 32, "id": "wrong-hash"}, "wrong-hash"),
+        ({**r, "lowering": {"platform": "cpu", "symbolic": False, "shapes": "dims"}, "id": "lowering-lies"},
+         "lowering-lies"),
+        ({**r, "inputs": [1, 2], "id": "inputs-numbers"}, "inputs-numbers"),
+        ({**r, "alternatives": [{"op": 1}], "id": "alternatives-objects"}, "alternatives-objects"),
+        ({**r, "ops": [{"op": "stablehlo.add", "count": -3}], "id": "negative-count"}, "negative-count"),
+        ({**r, "ops": [{"op": "stablehlo.add", "count": 10 ** 30}], "id": "huge-count"}, "huge-count"),
+        ({**r, "id": "control\x1b[2J\x07chars", "python": r["python"] + "\x1b[2J"}, "control-chars"),
+    ]
+    return out
+
+
+def test_hostile_corpus(genuine, tmp_path, capsys):
+    """`validate` reports each hostile record; nothing validate, show,
+    coverage or --resume do creates a file the records try to create."""
+    sentinel = _sentinel(tmp_path)
+    d = _copy(genuine / "c", tmp_path / "c")
+    hostile = _hostile_records(genuine, sentinel)
+    assert len(hostile) >= 20
+    shard = d / "records-00000.jsonl"
+    _write(shard, [r for r, _ in hostile])
+    before = _snapshot(d)
+    fails(capsys, ["validate", d])
+    main(["validate", str(d)])
+    out = capsys.readouterr().out
+    schema = ("inputs-numbers", "alternatives-objects", "negative-count", "huge-count", "lowering-lies")
+    lines = out.splitlines()
+    assert sum(" ?: not a jaxsynth record (" in l for l in lines) == len(schema), out
+    for r, what in hostile:
+        if what not in schema:
+            assert sum(f" {visible(r['id'])}: " in l for l in lines) == 1, (what, out)
+    assert "\x1b" not in out
+    assert f"{len(hostile)} fail" in out
+    for argv in (["show", d, "-n", "50"], ["coverage", d],
+                 ["sample", "-n", "40", "--seed", "3", "--out", d, "--workers", "1", "--resume"]):
+        code = main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        assert code in (0, 2) and "Traceback" not in err
+        if argv[0] != "sample":
+            assert _snapshot(d) == before
+    assert not sentinel.exists()
+
+
+def test_show_shows_the_whole_record_visibly(genuine, tmp_path, capsys):
+    d = _copy(genuine / "c", tmp_path / "c")
+    shard = d / "records-00000.jsonl"
+    records = _records(shard)
+    r, escaped = records[0], records[2]
+    r["python"] = r["python"] + "\nprint('hidden at module level')\n"
+    escaped["python"] = escaped["python"].replace("\"\"\"", "\"\"\"\x1b[2J", 1)
+    _write(shard, records)
+    assert main(["show", str(d), "--id", r["id"], "--stablehlo"]) == 0
+    out = capsys.readouterr().out
+    assert "import jax.numpy as jnp" in out and "print('hidden at module level')" in out
+    assert "!! not derived by the grammar" in out
+    assert "func.func public @main" in out
+    assert main(["show", str(d), "--id", escaped["id"]]) == 0
+    out = capsys.readouterr().out
+    assert '"""\\x1b[2J' in out and "\x1b" not in out and "!! python: characters outside" in out
+    assert main(["show", str(d), "--id", records[1]["id"]]) == 0
+    assert "!!" not in capsys.readouterr().out
+    assert "no record with id 'nosuch'" in fails(capsys, ["show", d, "--id", "nosuch"])
