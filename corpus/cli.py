@@ -184,39 +184,26 @@ def _recipe(kind, args, grammar, config, inputs, **extra) -> Recipe:
                   inputs=inputs, platform=args.platform, symbolic=args.symbolic, **extra)
 
 
-class _Progress:
-    """A bar with rate and ETA on a terminal; elsewhere a line every few seconds."""
-    def __init__(self, total, desc):
-        from tqdm import tqdm
-        self.tty, self.total, self.desc, self.last = sys.stderr.isatty(), total, desc, time.monotonic()
-        self.bar = tqdm(total=total, desc=desc, unit="rec", file=sys.stderr) if self.tty else None
-
-    def __call__(self, status):
-        if self.bar is not None:
-            self.bar.update(status.records - self.bar.n)
-        elif time.monotonic() - self.last > 5:
-            self.last = time.monotonic()
-            rate = (status.records - status.kept) / max(self.last - status.started, 1e-9)
-            of = f"/{self.total}" if self.total else ""
-            print(f"{self.desc}: {status.records}{of} records, {rate:.0f}/s", file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 class _Ticker:
-    """Says on stderr what a long phase is doing, every few seconds, until it ends."""
+    """Says on stderr what a long phase is doing (`doing`), every EVERY
+    seconds that pass without other news (`touch`), until it ends."""
     EVERY = 5.0
 
-    def __init__(self):
+    def __init__(self, say=None):
         import threading
-        self.doing, self.started, self.stop = "", time.monotonic(), threading.Event()
+        self.doing, self.started = "", time.monotonic()
+        self.last, self.stop = self.started, threading.Event()
+        self.say = say or (lambda line: print(f"jaxsynth: {line}", file=sys.stderr, flush=True))
         self.thread = threading.Thread(target=self._tick, daemon=True)
 
+    def touch(self):
+        self.last = time.monotonic()
+
     def _tick(self):
-        while not self.stop.wait(self.EVERY):
-            print(f"jaxsynth: {self.doing} ({time.monotonic() - self.started:.0f} s)", file=sys.stderr, flush=True)
+        while not self.stop.wait(min(1.0, self.EVERY)):
+            if time.monotonic() - self.last >= self.EVERY:
+                self.touch()
+                self.say(f"{self.doing} ({time.monotonic() - self.started:.0f} s)")
 
     def __enter__(self):
         self.thread.start()
@@ -225,6 +212,37 @@ class _Ticker:
     def __exit__(self, *exc):
         self.stop.set()
         self.thread.join()
+
+
+class _Progress(_Ticker):
+    """A bar with rate and ETA on a terminal; elsewhere a line every few
+    seconds; between shards that take long (big programs), a line that says
+    the run goes on."""
+
+    def __init__(self, total, desc):
+        from tqdm import tqdm
+        self.tty, self.total, self.desc = sys.stderr.isatty(), total, desc
+        self.bar = tqdm(total=total, desc=desc, unit="rec", file=sys.stderr) if self.tty else None
+        super().__init__(say=(lambda line: self.bar.set_postfix_str(line)) if self.bar is not None else None)
+        self.doing = f"{desc}: making the first shard"
+
+    def __call__(self, status):
+        of = f"/{self.total}" if self.total else ""
+        self.doing = f"{self.desc}: {status.records}{of} records; making the next shard"
+        if self.bar is not None:
+            self.bar.update(status.records - self.bar.n)
+            self.bar.set_postfix_str("")
+        elif time.monotonic() - self.last > self.EVERY:
+            rate = (status.records - status.kept) / max(time.monotonic() - status.started, 1e-9)
+            print(f"{self.desc}: {status.records}{of} records, {rate:.0f}/s", file=sys.stderr, flush=True)
+        else:
+            return
+        self.touch()
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _shard_size(args, target: int) -> int:
@@ -246,11 +264,8 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
     except BaseException:
         pool.shutdown()
         raise
-    bar = _Progress(target if last is None else None, recipe.kind)
-    try:
+    with _Progress(target if last is None else None, recipe.kind) as bar:
         m, status = run.execute(pool, progress=bar)
-    finally:
-        bar.close()
     seconds = time.monotonic() - status.started
     fails = sum(status.failures.values())
     reasons = "; ".join(f"{n}× {r}" for r, n in status.failures.most_common(3))
@@ -372,11 +387,11 @@ def cmd_show(args):
 
 
 def cmd_validate(args):
-    from .validate import summary, validate
-    checked, failures = validate(args.dir, load_grammar(args.grammar), args.run)
-    print(summary(checked, failures))
-    if failures:
-        raise CorpusError(f"{args.dir}: {len(failures)} of {checked} records fail validation")
+    from .validate import validate
+    report = validate(args.dir, load_grammar(args.grammar), args.run)
+    print(report.summary())
+    if report.failures:
+        raise CorpusError(f"{args.dir}: {len(report.failures)} of {report.checked} records fail validation")
 
 
 def cmd_extract(args):

@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..lowering import LoweringError
 from ..synth.check import CheckError, check_source
@@ -33,6 +33,9 @@ from .schema import corpus_files, iter_records, lowering_of
 
 MAX_NESTING = 64        # brackets open at once; generated programs stay far below
 RUN_BYTES = 1 << 28     # inputs `--run` makes for one program, at most
+# ops whose results the StableHLO spec leaves to the implementation: eager and
+# jit may differ and both be right
+NONDETERMINISTIC = frozenset({"stablehlo.rng"})
 FIELDS = ("python", "inputs", "outputs", "alternatives", "size", "depth", "hash")   # what the derivation fixes
 # (rtol, atol) of eager against jit, by dtype kind; atol scales with the result's magnitude
 TOLERANCE = {"float": {"f32": (1e-4, 1e-5), "f16": (1e-2, 1e-2), "bf16": (5e-2, 5e-2)}, "complex": (1e-4, 1e-5)}
@@ -166,37 +169,56 @@ def _inputs(types, seed: bytes):
     return out
 
 
-def _tolerance(dtype):
-    import numpy as np
-    if np.issubdtype(dtype, np.complexfloating):
+def _tolerance(dtype) -> tuple[float, float] | None:
+    """(rtol, atol) for an inexact dtype; None for one compared exactly."""
+    import jax.numpy as jnp
+    if jnp.issubdtype(dtype, jnp.complexfloating):
         return TOLERANCE["complex"]
-    name = {np.dtype("float32"): "f32", np.dtype("float16"): "f16"}.get(np.dtype(dtype), "bf16")
-    return TOLERANCE["float"][name]
+    if not jnp.issubdtype(dtype, jnp.floating):      # numpy's own test misses bfloat16
+        return None
+    return TOLERANCE["float"][{"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(str(dtype), "f32")]
 
 
-def compare_run(python: str, types, seed: bytes) -> str | None:
-    """Eager against jit on the same random inputs: None if they agree."""
+class NotRun(Exception):
+    """A program this machine cannot execute (it lowers, but XLA for this
+    backend does not compile it: `lax.mulhi` on CPU), or too big to run."""
+
+
+def _attempt(fn, args):
+    """(leaves of the result, None) or (None, the error in one line)."""
+    import jax
+    try:
+        return jax.tree.leaves(fn(*args)), None
+    except Exception as e:      # JAX raises many types; the caller says which
+        return None, f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"
+
+
+def compare_run(python: str, types, seed: bytes, ops=()) -> str | None:
+    """Eager against jit on the same random inputs: None if they agree, else
+    why not; NotRun if they cannot be compared here."""
     import jax
     import numpy as np
+    drawn = sorted(set(ops) & NONDETERMINISTIC)
+    if drawn:
+        raise NotRun(f"{', '.join(drawn)} draws numbers of the implementation's choosing")
     size = sum(t.size * DTYPES[t.dtype].bits // 8 for t in types)
     if size > RUN_BYTES:
-        return f"run: inputs of {size >> 20} MB, more than a run makes ({RUN_BYTES >> 20} MB)"
+        raise NotRun(f"inputs of {size >> 20} MB, more than a run makes ({RUN_BYTES >> 20} MB)")
     fn = load_program(python)
     args = _inputs(types, seed)
-    try:
-        eager = jax.tree.leaves(fn(*args))
-        jitted = jax.tree.leaves(jax.jit(fn)(*args))
-    except Exception as e:      # JAX raises many types; the record fails with the reason
-        return f"run: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"
+    (eager, eager_error), (jitted, jit_error) = _attempt(fn, args), _attempt(jax.jit(fn), args)
+    if eager_error or jit_error:     # a program that lowers, for a backend that cannot run it here
+        raise NotRun(f"{'eager' if eager_error else 'jit'}: {eager_error or jit_error}")
     for k, (a, b) in enumerate(zip(eager, jitted)):
         a, b = np.asarray(a), np.asarray(b)
         if a.shape != b.shape or a.dtype != b.dtype:
             return f"run: result {k}: eager {a.dtype}{list(a.shape)}, jit {b.dtype}{list(b.shape)}"
-        if not np.issubdtype(a.dtype, np.inexact):
+        tolerance = _tolerance(a.dtype)
+        if tolerance is None:
             if not np.array_equal(a, b):
                 return f"run: result {k} differs between eager and jit"
             continue
-        rtol, atol = _tolerance(a.dtype)
+        rtol, atol = tolerance
         a64, b64 = a.astype(np.complex128), b.astype(np.complex128)
         finite = np.isfinite(b64)
         scale = max(1.0, float(np.max(np.abs(b64[finite])))) if finite.any() else 1.0
@@ -206,12 +228,26 @@ def compare_run(python: str, types, seed: bytes) -> str | None:
     return None
 
 
-def validate(path, grammar: Grammar, run: bool = False, say=print) -> tuple[int, list[Failure]]:
-    """Check every record of a corpus; (records checked, failures), each
-    failure said as it is found."""
+@dataclass
+class Report:
+    checked: int = 0
+    failures: list = field(default_factory=list)     # of Failure
+    not_run: list = field(default_factory=list)      # of Failure: valid, but --run could not execute them here
+
+    def summary(self) -> str:
+        reasons = Counter(f.kind for f in self.failures)
+        detail = "; ".join(f"{n}× {r}" for r, n in reasons.most_common(5))
+        return f"validated {self.checked} records: {self.checked - len(self.failures)} pass, " \
+               f"{len(self.failures)} fail" + (f" ({detail})" if self.failures else "") + \
+               (f"; {len(self.not_run)} of those passing not run here" if self.not_run else "")
+
+
+def validate(path, grammar: Grammar, run: bool = False, say=print) -> Report:
+    """Check every record of a corpus, saying each failure as it is found."""
     manifest, files = corpus_files(path)
     space = Space(grammar, config_of(manifest, str(path)))
-    failures, checked, pending = [], 0, []
+    report, pending = Report(), []
+    failures = report.failures
 
     def fail(where, rid, reason):
         failures.append(Failure(where, rid, reason))
@@ -233,13 +269,18 @@ def validate(path, grammar: Grammar, run: bool = False, say=print) -> tuple[int,
                         continue
                     problem = _mismatch(record, result, style)
                     if problem is None and run:
-                        problem = compare_run(record["python"], program.inputs, record["hash"].encode())
+                        try:
+                            problem = compare_run(record["python"], program.inputs, record["hash"].encode(),
+                                                  [o["op"] for o in record["ops"]])
+                        except NotRun as e:
+                            report.not_run.append(Failure(where, record["id"], f"not run here: {e}"))
+                            say(str(report.not_run[-1]))
                     if problem:
                         fail(where, record["id"], problem)
         pending.clear()
 
     for where, record, problem in iter_records(files):
-        checked += 1
+        report.checked += 1
         rid = record["id"] if record else "?"
         if problem:
             fail(where, rid, f"not a jaxsynth record ({problem})")
@@ -252,11 +293,4 @@ def validate(path, grammar: Grammar, run: bool = False, say=print) -> tuple[int,
         if len(pending) >= 200:
             flush()
     flush()
-    return checked, failures
-
-
-def summary(checked: int, failures: list[Failure]) -> str:
-    reasons = Counter(f.kind for f in failures)
-    detail = "; ".join(f"{n}× {r}" for r, n in reasons.most_common(5))
-    return f"validated {checked} records: {checked - len(failures)} pass, {len(failures)} fail" + \
-        (f" ({detail})" if failures else "")
+    return report

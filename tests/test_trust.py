@@ -300,3 +300,18 @@ def test_show_shows_the_whole_record_visibly(genuine, tmp_path, capsys):
     assert main(["show", str(d), "--id", records[1]["id"]]) == 0
     assert "!!" not in capsys.readouterr().out
     assert "no record with id 'nosuch'" in fails(capsys, ["show", d, "--id", "nosuch"])
+
+
+def test_validate_run_compares_eager_with_jit(genuine, capsys, monkeypatch):
+    assert main(["validate", str(genuine / "n"), "--run"]) == 0, capsys.readouterr()
+    assert re.search(r"\d+ pass, 0 fail", capsys.readouterr().out)
+    from jaxsynth.corpus import validate as v
+    from jaxsynth.synth.types import parse_signature
+    types = parse_signature("f32[3]")
+    assert v.compare_run(GOOD, types, b"seed") is None
+    with pytest.raises(v.NotRun):
+        v.compare_run(GOOD, types, b"seed", ["stablehlo.rng"])
+    import jax
+    jit = jax.jit
+    monkeypatch.setattr(jax, "jit", lambda fn: (lambda *a: jit(fn)(*a) * 1.001))    # a compiler 0.1% off
+    assert "differs between eager and jit by up to" in v.compare_run(GOOD, types, b"seed")
