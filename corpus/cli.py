@@ -24,7 +24,7 @@ from .coverage import Coverage, format_report
 from .quality import Quality
 from .pipeline import Recipe, Run, executor
 from .records import CorpusError
-from .schema import corpus_files, is_regular, iter_records, read_manifest
+from .schema import corpus_files, is_regular, iter_records, read_manifest, visible
 
 DEFAULT_OUT = Path("corpus") / "out"
 SHARD_SIZE = 250        # programs per shard, at most, unless --shard-size says otherwise
@@ -268,7 +268,7 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
         m, status = run.execute(pool, progress=bar)
     seconds = time.monotonic() - status.started
     fails = sum(status.failures.values())
-    reasons = "; ".join(f"{n}× {r}" for r, n in status.failures.most_common(3))
+    reasons = "; ".join(f"{n}× {visible(r)}" for r, n in status.failures.most_common(3))
     made = status.records - status.kept
     kept = f" ({status.kept} kept from before)" if status.kept else ""
     print(f"wrote {status.records} records{kept} to {args.out} in {seconds:.1f} s ({made / seconds:.0f}/s); "
@@ -359,7 +359,7 @@ def cmd_coverage(args):
 
 
 def cmd_show(args):
-    from .validate import config_of, derive, visible
+    from .validate import config_of, derive
     manifest, files = corpus_files(args.dir)
     space = Space(load_grammar(args.grammar), config_of(manifest, str(args.dir)))
     shown = 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..lowering import universe
 from ..lowering.reach import NOT_EMITTED, reach_of, reachable
 from .quality import Quality, format_quality
+from .schema import visible
 
 
 @dataclass
@@ -92,4 +93,4 @@ def format_report(r: dict) -> str:
     lines.append(f"alternatives never used ({len(r['alternatives_never_used'])}): "
                  + " ".join(r["alternatives_never_used"]))
     lines += ["", format_quality(r["quality"])]
-    return "\n".join(lines)
+    return visible("\n".join(lines))      # op and alternative names come from the corpus

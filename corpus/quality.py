@@ -30,6 +30,7 @@ from lark import Tree
 from lark.grammar import NonTerminal, Terminal
 
 from ..synth.grammar import Grammar
+from ..synth.safety import MAX_SOURCE
 
 CONTROL_FLOW = {"cond", "switch", "fori_loop", "while_loop", "scan"}     # lax functions taking sub-programs
 CONTROL_FLOW_OPS = ("stablehlo.while", "stablehlo.case")
@@ -59,9 +60,13 @@ class Quality:
         self.programs += 1
         self.texts.add(hash(record["stablehlo"]))
         self.multisets.add(tuple((o["op"], o["count"]) for o in record["ops"]))
-        if not self._tree(record["python"]):
-            return          # not derived by the grammar: maybe not even Python; nothing more to read
-        fn = self._ast(record["python"])
+        try:
+            if not self._tree(record["python"]):
+                return      # not derived by the grammar: maybe not even Python; nothing more to read
+            fn = self._ast(record["python"])
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            self.unparsed += 1      # derived, yet nested beyond what Python's parser takes
+            return
         ops = {o["op"]: o["count"] for o in record["ops"]}
         in_ir = sum(ops.get(op, 0) for op in CONTROL_FLOW_OPS)
         calls = [c for c in ast.walk(fn) if isinstance(c, ast.Call) and _lax_name(c) in CONTROL_FLOW]
@@ -75,6 +80,9 @@ class Quality:
 
     def _tree(self, source: str) -> bool:
         """Scan the derivation tree for degenerate pairs; False if the grammar does not derive it."""
+        if len(source) > MAX_SOURCE or not source.isascii():
+            self.unparsed += 1
+            return False
         try:
             tree = self.grammar.parse(source)
         except lark.exceptions.LarkError:

@@ -19,7 +19,7 @@ from ..lowering import LoweringError, lower_batch
 from ..synth.printer import to_source
 from ..synth.program import Program
 from ..synth.grammar import Grammar
-from ..synth.safety import load_program
+from ..synth.safety import UnsafeProgram, load_program
 
 MANIFEST = "manifest.json"
 FORMAT = 3          # of the manifest; 3: records say how they were lowered ("lowering")
@@ -42,10 +42,21 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         sources = [to_source(p.tree, grammar, style) for _, p in chunk]
-        lowered = lower_batch([(load_program(s), [t.spec() for t in p.inputs]) for s, (_, p) in zip(sources, chunk)],
-                              platform, symbolic)
-        for (origin, program), source, low in zip(chunk, sources, lowered):
+        loaded = [_load(s) for s in sources]
+        jobs = [(fn, [t.spec() for t in p.inputs]) for fn, (_, p) in zip(loaded, chunk) if callable(fn)]
+        lowered = iter(lower_batch(jobs, platform, symbolic))
+        for (origin, program), source, fn in zip(chunk, sources, loaded):
+            low = next(lowered) if callable(fn) else fn
             yield program, (low if isinstance(low, LoweringError) else _record(program, source, low, dict(origin), how))
+
+
+def _load(source: str):
+    """The program's function, or why its text may not run (a grammar whose
+    literals name what the program does not bind), as a lowering error."""
+    try:
+        return load_program(source)
+    except UnsafeProgram as e:
+        return LoweringError(f"UnsafeProgram: {e}")
 
 
 def _record(program: Program, source: str, lowered, origin: dict, how: dict) -> dict:

@@ -21,6 +21,7 @@ from ..synth.types import SignatureError, parse_type
 from .records import FORMAT, MANIFEST, CorpusError, shard_name
 
 MAX_MANIFEST = 64 << 20     # bytes: a manifest lists shards, not records
+MAX_LINE = 64 << 20         # bytes of one record
 MAX_COUNT = 10 ** 12        # any count in a manifest or record, far beyond a real corpus
 HEX = re.compile(r"[0-9a-f]{64}")
 DEFAULT_LOWERING = {"platform": "cpu", "symbolic": False, "shapes": "static"}   # corpora older than format 3
@@ -139,7 +140,7 @@ def check_manifest(m) -> str | None:
         "format": lambda v: _count(v, 1, FORMAT),
         "command": lambda v: None if v in ("sample", "enumerate") else "not sample or enumerate",
         "complete": lambda v: None if isinstance(v, bool) else "not true or false",
-        "shard_size": lambda v: _count(v, 1),
+        "shard_size": lambda v: _count(v, 1, 10 ** 6),
         "target": _count,
         "grammar": _text,
         "grammar_sha256": lambda v: None if isinstance(v, str) and HEX.fullmatch(v) else "not a sha256",
@@ -165,6 +166,13 @@ def check_manifest(m) -> str | None:
     if m["complete"] and listed > m["target"]:
         return f"complete with {listed} records, more than its target {m['target']}"
     return None
+
+
+def visible(text: str) -> str:
+    """The text with every character but printable ASCII and newlines written
+    as an escape: a record cannot drive the terminal or hide code behind lookalikes."""
+    return "".join(c if c == "\n" or (c.isascii() and c.isprintable()) else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 # ---------------------------------------------------------------- reading
@@ -195,8 +203,8 @@ def read_manifest(directory) -> dict | None:
         m = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise CorpusError(f"{path}: not UTF-8 text") from None
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise CorpusError(f"{path}: not JSON ({getattr(e, 'msg', 'nested too deeply')})") from None
+    except (ValueError, RecursionError) as e:     # JSONDecodeError, and ints too long to convert
+        raise CorpusError(f"{path}: not JSON ({getattr(e, 'msg', None) or _first(e)})") from None
     problem = check_manifest(m)
     if problem:
         raise CorpusError(f"{path}: not a jaxsynth manifest ({problem})")
@@ -234,6 +242,27 @@ def corpus_files(path, warn=True) -> tuple[dict | None, list[Path]]:
     return manifest, record_files(path, manifest)
 
 
+def _first(e: Exception) -> str:
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+
+
+def _lines(f):
+    """(line or None if longer than MAX_LINE) for each line of a binary file,
+    never holding more than MAX_LINE bytes."""
+    while True:
+        raw = f.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):     # the rest of the line, unread
+                raw = f.readline(MAX_LINE)
+            yield None
+        else:
+            yield raw
+
+
 def iter_lines(files):
     """(file:line, parsed JSON or None, problem or None) for every line of the files."""
     for file in files:
@@ -242,14 +271,17 @@ def iter_lines(files):
         except OSError as e:
             raise CorpusError(f"{file}: cannot read: {e.strerror}") from None
         with f:
-            for n, raw in enumerate(f, 1):
+            for n, raw in enumerate(_lines(f), 1):
                 where = f"{file}:{n}"
+                if raw is None:
+                    yield where, None, f"line longer than {MAX_LINE >> 20} MB"
+                    continue
                 try:
                     yield where, json.loads(raw.decode("utf-8")), None
                 except UnicodeDecodeError:
                     yield where, None, "not UTF-8 text"
-                except (json.JSONDecodeError, RecursionError) as e:
-                    yield where, None, f"not a JSON record ({getattr(e, 'msg', 'nested too deeply')})"
+                except (ValueError, RecursionError) as e:     # JSONDecodeError, and ints too long to convert
+                    yield where, None, f"not a JSON record ({getattr(e, 'msg', None) or _first(e)})"
 
 
 def iter_records(files):

@@ -214,6 +214,8 @@ def load_grammar(path=None, text: str | None = None) -> Grammar:
         parser = _lark(text)
     except lark.exceptions.LarkError as e:
         raise GrammarError(f"{path}:{_lark_error_line(e, text)}: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise GrammarError(f"{path}:1: nested too deeply for Lark") from None
     annotations = _annotations(path, text)
     literals = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
     _check_vocabulary(path, text, parser, literals, annotations)
@@ -228,6 +230,10 @@ def load_grammar(path=None, text: str | None = None) -> Grammar:
         if spec is None:
             _fail(path, line, f"alternative {r.alias!r} has no //@ annotation")
         rule, args, weight, flags = _parse_spec(path, line, r.alias, spec)
+        hidden = [s.name for s in r.expansion if isinstance(s, Terminal) and s.filter_out and s.name not in literals]
+        if hidden:
+            _fail(path, line, f"alternative {r.alias!r}: terminal {hidden[0]} is filtered out but not a plain "
+                              "string, so it cannot be printed (name it without _ to make it an attribute)")
         slots = "".join(SLOT_KINDS.get(s.name, "?") for s in r.expansion if isinstance(s, NonTerminal))
         attrs = sum(1 for s in r.expansion if isinstance(s, Terminal) and not s.filter_out)
         if slots != rule.slots.replace("b", "e") or attrs != rule.attrs:

@@ -12,13 +12,17 @@ text outside it never runs:
 - Python's operators and punctuation (`OPERATORS`), the keywords of the
   program skeleton and of expressions (`KEYWORDS`), numbers, short plain
   strings (einsum specs, axis names), names the program binds;
+- a module only as the start of a whole dotted name (`jnp.exp`; never `jnp`
+  passed around, which would reach everything), and of any other value only
+  an array's computing attributes (`attributes()`: `.T`, `.at`, `.astype`);
 - never a private or dunder name, a builtin, a name outside ASCII (Python
   folds lookalikes: `ｅval` is `eval`).
 
 `check_literals` applies this to a grammar's literals when it loads (the
 loader turns a finding into a `file:line` error); `load_program` checks a
 whole program's syntax tree against it and executes it in a namespace that
-holds only the `ROOTS` modules and no builtins.
+holds only the `ROOTS` modules and, of the builtins, an import of what is
+already imported.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ import io
 import keyword
 import math
 import re
+import sys
 import tokenize
 import types
 from functools import lru_cache
@@ -50,7 +55,7 @@ KEYWORDS = frozenset({"def", "return", "lambda", "True", "False", "None",
 OPERATORS = frozenset("( ) [ ] , : . = + - * / // % ** @ < > <= >= == != & | ^ ~ << >>".split())
 STRING = re.compile(r'(["\'])[A-Za-z0-9_.,\->: ]{0,64}\1')
 MAX_SOURCE = 100_000        # characters of a program's text
-MAX_INT = 2 ** 31           # largest integer literal, in size (shapes and indices are int32 in XLA)
+MAX_INT = 2 ** 31 - 1       # largest integer literal, in size (int32) (shapes and indices are int32 in XLA)
 
 
 class UnsafeProgram(ValueError):
@@ -85,6 +90,30 @@ def resolve(dotted: str) -> str | None:
                 return f"{dotted}: jax.{part} is not one programs may use"
             if where in DENIED or f"{parent.__name__}.{part}" in DENIED:
                 return f"{dotted}: touches files or global state"
+    if isinstance(obj, types.ModuleType):
+        return f"{dotted}: a module is not a value programs compute with"
+    return None
+
+
+# attributes a program may take of a value (not of a module): an array's
+# computing methods and properties, and those of `x.at[i]`; not those that
+# reach the runtime (devices, shards, buffers)
+RUNTIME = frozenset({"addressable_data", "addressable_shards", "global_shards", "device", "sharding", "committed",
+                     "copy_to_host_async", "to_device", "is_fully_addressable", "is_fully_replicated", "flat"})
+AT_METHODS = frozenset({"get", "set", "add", "subtract", "mul", "multiply", "divide", "power", "min", "max", "apply"})
+
+
+@lru_cache(maxsize=1)
+def attributes() -> frozenset[str]:
+    import jax
+    return frozenset(n for n in dir(jax.Array) if not _private(n)) - RUNTIME | AT_METHODS
+
+
+def _attribute_problem(name: str) -> str | None:
+    if _private(name):
+        return f"private or dunder name {name!r}"
+    if name not in attributes():
+        return f"attribute {name!r} is not one of an array's (see safety.attributes())"
     return None
 
 
@@ -164,8 +193,13 @@ def check_literals(pieces) -> None:
     i = 0
     while i < len(stream):
         tok = stream[i]
-        after_dot = i > 0 and stream[i - 1] == "."
-        if tok is None or after_dot or not _is_name(tok) or tok in KEYWORDS:
+        if tok is None or not _is_name(tok) or tok in KEYWORDS:
+            i += 1
+            continue
+        if i > 0 and stream[i - 1] == ".":      # an attribute of a value (a root's chain is taken whole below)
+            problem = _attribute_problem(tok)
+            if problem:
+                _raise(f"literal {origin[i]!r}: {problem}", origin[i])
             i += 1
             continue
         chain = [tok]
@@ -191,9 +225,13 @@ def _is_name(tok) -> bool:
 
 
 def _check_name(chain: list[str], following) -> None:
-    """A name not after a dot, with the attributes that follow it."""
+    """A name not after a dot, with the attributes that follow it: a module
+    only as the start of a whole dotted name (`jnp.exp`, never `jnp` alone:
+    a module passed around reaches everything)."""
     name = chain[0]
     if name in ROOTS:
+        if len(chain) == 1 or following == ".":
+            raise UnsafeProgram(f"{'.'.join(chain)}: a module only as the start of a whole dotted name")
         problem = resolve(".".join(chain))
         if problem:
             raise UnsafeProgram(problem)
@@ -274,6 +312,8 @@ def _check_expressions(fn: ast.FunctionDef) -> None:
         raise UnsafeProgram(f"the program rebinds {', '.join(sorted(clash))}")
     body = fn.body[1:] if fn.body and _is_docstring(fn.body[0]) else fn.body
     for stmt in body:
+        # names and attributes that an attribute is taken of: the inner parts of a dotted name
+        inner = {id(n.value) for n in ast.walk(stmt) if isinstance(n, ast.Attribute)}
         for node in ast.walk(stmt):
             where = f"line {getattr(node, 'lineno', fn.lineno)}"
             if isinstance(node, (ast.Assign, ast.Return)):
@@ -291,16 +331,18 @@ def _check_expressions(fn: ast.FunctionDef) -> None:
                 if problem:
                     raise UnsafeProgram(f"{where}: {problem}")
             elif isinstance(node, ast.Attribute):
-                if _private(node.attr):
-                    raise UnsafeProgram(f"{where}: private or dunder name {node.attr!r}")
                 chain = _chain(node)
-                if chain and chain[0] in ROOTS and isinstance(node.ctx, ast.Load):
-                    problem = resolve(".".join(chain))
-                    if problem:
-                        raise UnsafeProgram(f"{where}: {problem}")
+                if chain and chain[0] in ROOTS:         # judged whole, at its outermost attribute
+                    problem = None if id(node) in inner else resolve(".".join(chain))
+                else:
+                    problem = _attribute_problem(node.attr)
+                if problem:
+                    raise UnsafeProgram(f"{where}: {problem}")
             elif isinstance(node, ast.Name):
                 if not isinstance(node.ctx, (ast.Load, ast.Store)) or _private(node.id):
                     raise UnsafeProgram(f"{where}: name {node.id!r}")
+                if node.id in ROOTS and id(node) not in inner:
+                    raise UnsafeProgram(f"{where}: module {node.id} only as the start of a dotted name")
                 if node.id not in bound and node.id not in ROOTS:
                     raise UnsafeProgram(f"{where}: name {node.id!r} is neither bound by the program nor "
                                         f"one of {', '.join(ROOTS)}")
@@ -341,11 +383,22 @@ def parse_program(source: str, name: str = "f") -> ast.Module:
     return module
 
 
+def _imported(name, globals=None, locals=None, fromlist=(), level=0):
+    """`__import__` of modules already imported, and nothing else: what JAX's
+    and NumPy's C code looks up in the frame of the function it is called
+    from (numpy, ml_dtypes), never new code."""
+    module = sys.modules.get(name)
+    if module is None or level:
+        raise ImportError(f"{name}: a program imports nothing")
+    return module if fromlist else sys.modules[name.partition(".")[0]]
+
+
 def load_program(source: str, name: str = "f", filename: str = "<program>"):
     """The function `name` of a program checked by `parse_program`, executed in
-    a namespace holding only the `ROOTS` modules and no builtins."""
+    a namespace holding only the `ROOTS` modules and, of the builtins, an
+    import of what is already imported."""
     module = parse_program(source, name)
-    namespace = {"__builtins__": {}, "__name__": "__jaxsynth_program__",
+    namespace = {"__builtins__": {"__import__": _imported}, "__name__": "__jaxsynth_program__",
                  **{root: importlib.import_module(mod) for root, mod in ROOTS.items()}}
     exec(compile(module, filename, "exec"), namespace)      # noqa: S102 - checked above
     return namespace[name]

@@ -16,9 +16,9 @@ import shutil
 import pytest
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.validate import visible
+from jaxsynth.corpus.schema import visible
 from jaxsynth.synth.safety import UnsafeProgram, load_program
-from test_errors import EXP, edited_grammar, fails, sample_with
+from test_errors import EXP, GRAMMAR, edited_grammar, fails, sample_with
 
 def _sentinel(tmp_path):
     return tmp_path / "pwned"
@@ -54,11 +54,15 @@ HOSTILE_LITERALS = {
     "fstring": ('f"{jnp}"', "string"),
     "private-module": ("lax._src", "private"),
     "getattr": ("getattr", "builtin"),
+    "module-as-value": ("[jax][0].interpreters.os.system('touch pwned') or jnp.exp", "a module only as the start"),
+    "module-chain": ("jax.numpy.linalg", "a module is not a value"),
+    "runtime-attribute": ("jnp.exp(jnp.zeros(1).device) or jnp.exp", "attribute 'device'"),
 }
 
 
 @pytest.mark.parametrize("literal, says", HOSTILE_LITERALS.values(), ids=HOSTILE_LITERALS.keys())
-def test_hostile_grammar_literal_is_refused(capsys, tmp_path, literal, says):
+def test_hostile_grammar_literal_is_refused(capsys, tmp_path, monkeypatch, literal, says):
+    monkeypatch.chdir(tmp_path)         # where `touch pwned` would write
     literal = literal.replace("{s}", str(_sentinel(tmp_path)))
     path, line = edited_grammar(tmp_path, EXP, _evil(literal))
     msg = fails(capsys, sample_with(tmp_path, path))
@@ -126,6 +130,10 @@ HOSTILE_SOURCES = {
     "huge": GOOD.replace("jnp.exp(x0)", "jnp.exp(x0)" + " + x0" * 30000),
     "deep": GOOD.replace("jnp.exp(x0)", "(" * 5000 + "x0" + ")" * 5000),
     "while-statement": GOOD.replace("    return", "    while True:\n        pass\n    return"),
+    "module-in-a-list": GOOD.replace("jnp.exp(x0)", "[jax][0].interpreters.os.system('touch {s}')"),
+    "module-aliased": GOOD.replace("v0 = jnp.exp(x0)", "m = jnp\n    v0 = m.save('{s}', x0)"),
+    "module-as-argument": GOOD.replace("jnp.exp(x0)", "(lambda m: m.save('{s}', x0))(jnp)"),
+    "runtime-attribute": GOOD.replace("jnp.exp(x0)", "x0.sharding.mesh"),
 }
 
 
@@ -142,10 +150,36 @@ def test_hostile_program_text_never_runs(tmp_path, source):
 
 
 def test_programs_run_without_builtins():
-    """A name the check missed would still find nothing to call."""
+    """A name the check missed would still find nothing to call, and nothing
+    new to import; what JAX's C code imports from the program's frame is
+    there, even in a fresh process (numpy, ml_dtypes)."""
+    import subprocess
+    import sys
     fn = load_program(GOOD)
-    assert fn.__globals__["__builtins__"] == {}
+    assert set(fn.__globals__["__builtins__"]) == {"__import__"}
     assert set(fn.__globals__) - {"__builtins__", "__name__"} == {"jax", "jnp", "lax", "f"}
+    with pytest.raises(ImportError):
+        fn.__globals__["__builtins__"]["__import__"]("this_module_is_not_imported")
+    fresh = ("import jax, jax.numpy as jnp\nfrom jaxsynth.synth.safety import load_program\n"
+             f"f = load_program({GOOD!r})\n"
+             "print(jax.jit(f).lower(jax.ShapeDtypeStruct((3,), jnp.bfloat16)).as_text()[:6])")
+    done = subprocess.run([sys.executable, "-c", fresh], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.startswith("module"), done.stderr[-2000:]
+
+
+def test_filtered_terminals_must_be_strings(capsys, tmp_path):
+    path = tmp_path / "g.lark"
+    path.write_text(GRAMMAR.replace(EXP, EXP.replace('"jnp.exp"', "_FN")) + "\n_FN: /jnp\\.exp/\n")
+    assert "terminal _FN is filtered out but not a plain string" in fails(capsys, sample_with(tmp_path, path))
+
+
+def test_a_manifest_cannot_make_validation_slow(genuine, tmp_path, capsys):
+    d = _copy(genuine / "c", tmp_path / "c")
+    m = json.loads((d / "manifest.json").read_text())
+    m["config"]["pools"]["floats"] = [f"{k}.5" for k in range(2000)]
+    (d / "manifest.json").write_text(json.dumps(m))
+    for command in ("validate", "show"):
+        assert "config: pools.floats: not a list of at most 16" in fails(capsys, [command, d])
 
 
 def test_visible_escapes_control_and_lookalikes():
