@@ -42,10 +42,10 @@ ROOTS = {"jax": "jax", "jnp": "jax.numpy", "lax": "jax.lax"}
 # modules (and their submodules) whose public functions compute on arrays
 NAMESPACES = ("jax.numpy", "jax.lax", "jax.nn", "jax.random", "jax.scipy", "jax.sharding")
 # what programs may use from `jax` itself besides those modules
+# (not `jit`, whose compiler options can make XLA write files)
 TOP_LEVEL = frozenset({
-    "vmap", "grad", "value_and_grad", "jit", "jvp", "vjp", "linearize", "hessian", "jacfwd", "jacrev",
-    "checkpoint", "remat", "shard_map", "devices", "device_count", "make_mesh", "P", "eval_shape",
-    "named_call", "named_scope", "ShapeDtypeStruct", "Array"})
+    "vmap", "grad", "value_and_grad", "jvp", "vjp", "linearize", "hessian", "jacfwd", "jacrev",
+    "checkpoint", "remat", "shard_map", "devices", "device_count", "make_mesh", "P"})
 # in those namespaces, but reading or writing files, or changing global state
 DENIED = frozenset({
     "jax.numpy.load", "jax.numpy.save", "jax.numpy.savez", "jax.numpy.fromfile", "jax.numpy.frompyfunc",
@@ -78,6 +78,10 @@ def resolve(dotted: str) -> str | None:
     for part in parts:
         if _private(part):
             return f"{dotted}: private or dunder name {part!r}"
+        if not isinstance(obj, types.ModuleType):
+            # a member's own attributes (a class's, a primitive's) reach past the
+            # namespaces: `jnp.character.tofile`, `lax.add_p.def_impl`
+            return f"{dotted}: {part!r} is an attribute of {where}, not a member of a module"
         parent, where = obj, f"{where}.{part}"
         obj = getattr(obj, part, resolve)       # `resolve` itself marks a missing name
         if obj is resolve:
@@ -85,7 +89,7 @@ def resolve(dotted: str) -> str | None:
         if isinstance(obj, types.ModuleType):
             if not any(obj.__name__ == ns or obj.__name__.startswith(ns + ".") for ns in NAMESPACES):
                 return f"{dotted}: module {obj.__name__} is not one programs may use ({', '.join(NAMESPACES)})"
-        elif isinstance(parent, types.ModuleType):
+        else:
             if parent.__name__ == "jax" and part not in TOP_LEVEL:
                 return f"{dotted}: jax.{part} is not one programs may use"
             if where in DENIED or f"{parent.__name__}.{part}" in DENIED:

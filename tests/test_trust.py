@@ -134,6 +134,10 @@ HOSTILE_SOURCES = {
     "module-aliased": GOOD.replace("v0 = jnp.exp(x0)", "m = jnp\n    v0 = m.save('{s}', x0)"),
     "module-as-argument": GOOD.replace("jnp.exp(x0)", "(lambda m: m.save('{s}', x0))(jnp)"),
     "runtime-attribute": GOOD.replace("jnp.exp(x0)", "x0.sharding.mesh"),
+    "class-attribute-walk": GOOD.replace("jnp.exp(x0)", "jnp.character.tofile(jnp.uint8.dtype.type([1]), 'pwned')"),
+    "primitive-attribute": GOOD.replace("jnp.exp(x0)", "lax.add_p.def_impl(lambda a, b: a)"),
+    "jit-options": GOOD.replace("jnp.exp(x0)", "jax.jit(lambda x: x, compiler_options=None)(x0)"),
+    "call-from-jax-frames": GOOD.replace("jnp.exp(x0)", "jax.named_call(jnp.exp, name='a')(x0)"),
 }
 
 
