@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import enum
 import importlib
 import io
 import keyword
@@ -78,6 +79,9 @@ def resolve(dotted: str) -> str | None:
     for part in parts:
         if _private(part):
             return f"{dotted}: private or dunder name {part!r}"
+        if isinstance(obj, type) and issubclass(obj, enum.Enum) and part in obj.__members__:
+            obj, where = obj[part], f"{where}.{part}"       # an option's value: `jax.sharding.AxisType.Auto`
+            continue
         if not isinstance(obj, types.ModuleType):
             # a member's own attributes (a class's, a primitive's) reach past the
             # namespaces: `jnp.character.tofile`, `lax.add_p.def_impl`
