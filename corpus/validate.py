@@ -10,7 +10,9 @@ of the JAX modules alone: `safety.load_program`) and lowered as its
 `lowering` field says; the StableHLO and op counts must be the record's.
 `run=True` also executes each program on deterministic random inputs of its
 types, eagerly and under `jax.jit`, and compares the results within the
-tolerance of each dtype (`TOLERANCE`).
+tolerance of each dtype (`TOLERANCE`); a program whose comparison means
+nothing here (it draws `NONDETERMINISTIC` numbers, or XLA for this machine
+cannot execute it) is listed as not run, not failed.
 """
 from __future__ import annotations
 
