@@ -42,7 +42,6 @@ from .records import FORMAT, MANIFEST, CorpusError, make_records, shard_name, ve
 from .schema import is_regular, iter_records, read_manifest
 
 
-
 @dataclass(frozen=True)
 class Recipe:
     """Everything that fixes a run's programs; picklable, so workers rebuild it."""
