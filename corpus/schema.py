@@ -94,9 +94,8 @@ def _fields(obj, checks: dict) -> str | None:
         problem = check(obj[name])
         if problem:
             return f"field {name!r}: {problem}"
-    if "lowering" in obj and _lowering(obj["lowering"]):
-        return f"field 'lowering': {_lowering(obj['lowering'])}"
-    return None
+    problem = _lowering(obj["lowering"]) if "lowering" in obj else None
+    return f"field 'lowering': {problem}" if problem else None
 
 
 def check_record(record) -> str | None:

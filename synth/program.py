@@ -51,14 +51,10 @@ def value_name(i: int) -> str:
     return f"v{i}"
 
 
-def _ref(name: str):
-    return Tree("carry", [Token("CARRY", name)]) if name.startswith("c[") else Token("NAME", name)
-
-
 def ref(name: str):
     """How a program writes a reference to a value or parameter: a NAME token,
     or a `carry` tree for a component of a tuple carry (`c[0]`)."""
-    return _ref(name)
+    return Tree("carry", [Token("CARRY", name)]) if name.startswith("c[") else Token("NAME", name)
 
 
 def chain_start(body: Body) -> int:
@@ -105,8 +101,8 @@ def body_tree(body: Body, chain, outer) -> Tree | Token:
     """A sub-program's expression: its chain applied to its start parameter.
     A chain step sees the body's other parameters, the current value, then
     the enclosing program's values (`outer`, captured by the lambda)."""
-    scope = [_ref(n) for n, _ in chain_scope(body)]
-    cur = _ref(body.params[chain_start(body)][0])
+    scope = [ref(n) for n, _ in chain_scope(body)]
+    cur = ref(body.params[chain_start(body)][0])
     for step in chain:
         cur = op_tree(step, scope + [cur] + list(outer), outer)
     return cur

@@ -274,13 +274,17 @@ def _check_function(fn: ast.FunctionDef) -> None:
     if fn.decorator_list or fn.returns or args.defaults or args.kw_defaults or args.vararg or args.kwarg \
             or args.posonlyargs or args.kwonlyargs or getattr(fn, "type_params", None):
         raise UnsafeProgram(f"line {fn.lineno}: only a plain `def {fn.name}(x0, ...)`")
-    body = fn.body[1:] if fn.body and _is_docstring(fn.body[0]) else fn.body
-    for stmt in body:
+    for stmt in _body(fn):
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _plain_targets(stmt.targets[0]):
             continue
         if isinstance(stmt, ast.Return) and stmt.value is not None:
             continue
         raise UnsafeProgram(f"line {stmt.lineno}: only assignments and a return in the function")
+
+
+def _body(fn: ast.FunctionDef) -> list:
+    """The function's statements after its docstring."""
+    return fn.body[1:] if fn.body and _is_docstring(fn.body[0]) else fn.body
 
 
 def _is_docstring(stmt) -> bool:
@@ -318,8 +322,7 @@ def _check_expressions(fn: ast.FunctionDef) -> None:
     clash = bound & set(ROOTS)
     if clash:
         raise UnsafeProgram(f"the program rebinds {', '.join(sorted(clash))}")
-    body = fn.body[1:] if fn.body and _is_docstring(fn.body[0]) else fn.body
-    for stmt in body:
+    for stmt in _body(fn):
         # names and attributes that an attribute is taken of: the inner parts of a dotted name
         inner = {id(n.value) for n in ast.walk(stmt) if isinstance(n, ast.Attribute)}
         for node in ast.walk(stmt):
