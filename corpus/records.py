@@ -10,10 +10,21 @@ text again (after `lowering.fake_devices()`, for programs with a mesh). Field
 order is fixed and every field has one type across records (op counts are a
 list of {op, count} objects, not a dict with varying keys), so pandas, duckdb
 and `datasets` read the file as it is.
+
+`attribution` says which ops each grammar alternative of the program
+produced. It comes from the lowering itself: JAX gives every op the source
+position of the Python call that made it (`lowering.op_sites`), and the
+innermost operation of the program's text around that position
+(`Grammar.spans`) is the op's alternative. Ops of a helper function JAX
+shares (`@relu`, `@_where`) belong to the call that first reaches it; ops
+no operation made (func.func, func.return, a constant JAX hoists out of
+its step) to PROGRAM. For every op, the counts add up to `ops`.
 """
 from __future__ import annotations
 
+import hashlib
 import platform as _platform
+from collections import Counter
 
 from ..lowering import LoweringError, lower_batch
 from ..synth.printer import to_source
@@ -22,7 +33,8 @@ from ..synth.grammar import Grammar
 from ..synth.safety import UnsafeProgram, load_program
 
 MANIFEST = "manifest.json"
-FORMAT = 3          # of the manifest; 3: records say how they were lowered ("lowering")
+FORMAT = 4          # of the manifest; 3: records say how they were lowered ("lowering"); 4: "attribution"
+PROGRAM = "(program)"   # the alternative of ops no operation of the program made
 
 
 class CorpusError(ValueError):
@@ -47,19 +59,41 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
         lowered = iter(lower_batch(jobs, platform, symbolic))
         for (origin, program), source, fn in zip(chunk, sources, loaded):
             low = next(lowered) if callable(fn) else fn
-            yield program, (low if isinstance(low, LoweringError) else _record(program, source, low, dict(origin), how))
+            if not isinstance(low, LoweringError):
+                low = _record(program, source, low, dict(origin), how, attribution(grammar.spans(source), low.sites))
+            yield program, low
 
 
 def _load(source: str):
     """The program's function, or why its text may not run (a grammar whose
-    literals name what the program does not bind), as a lowering error."""
+    literals name what the program does not bind), as a lowering error. Its
+    file is named after its text, so that no op of another program's trace
+    that JAX cached (a helper's) can pass for one written at the same place
+    of this one: attribution does not depend on what the process lowered
+    before."""
     try:
-        return load_program(source)
+        return load_program(source, filename=f"<program {hashlib.sha256(source.encode()).hexdigest()[:16]}>")
     except UnsafeProgram as e:
         return LoweringError(f"UnsafeProgram: {e}")
 
 
-def _record(program: Program, source: str, lowered, origin: dict, how: dict) -> dict:
+def attribution(spans, sites) -> list[dict]:
+    """[{alternative, op, count}] sorted, from a program's `Grammar.spans`
+    and its lowering's `sites`: each op goes to the innermost operation
+    whose text holds the op's position."""
+    counts: Counter = Counter()
+    for span, op, n in sites:
+        owner = PROGRAM
+        if span is not None:
+            start, end = span[:2], span[2:]
+            for first, last, alt in spans:     # outermost first: the last that holds it is innermost
+                if first <= start and end <= last:
+                    owner = alt
+        counts[owner, op] += n
+    return [{"alternative": a, "op": o, "count": n} for (a, o), n in sorted(counts.items())]
+
+
+def _record(program: Program, source: str, lowered, origin: dict, how: dict, attributed: list) -> dict:
     return {
         "id": origin.pop("id"),
         "python": source,
@@ -68,6 +102,7 @@ def _record(program: Program, source: str, lowered, origin: dict, how: dict) -> 
         "lowering": {**how, "shapes": lowered.symbolic or "static"},
         "stablehlo": lowered.text,
         "ops": [{"op": k, "count": v} for k, v in lowered.ops.items()],
+        "attribution": attributed,
         "alternatives": program.alternatives,
         "size": program.size,
         "depth": program.depth,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..lowering import PLATFORMS, SYMBOLIC
 from ..synth.types import SignatureError, parse_type
-from .records import FORMAT, MANIFEST, CorpusError, shard_name
+from .records import FORMAT, MANIFEST, PROGRAM, CorpusError, shard_name
 
 MAX_MANIFEST = 64 << 20     # bytes: a manifest lists shards, not records
 MAX_LINE = 64 << 20         # bytes of one record
@@ -35,7 +35,13 @@ def _count(v, lo=0, hi=MAX_COUNT) -> str | None:
 
 
 def _text(v, most=1 << 26) -> str | None:
-    return None if isinstance(v, str) and len(v) <= most else "not a string"
+    if not (isinstance(v, str) and len(v) <= most):
+        return "not a string"
+    try:
+        v.encode("utf-8")       # JSON may write a lone surrogate ("\ud800"), which no text holds
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate)"
+    return None
 
 
 def _types(v) -> str | None:
@@ -68,6 +74,26 @@ def _ops(v) -> str | None:
     return None if ok else "not a list of {op, count >= 1}"
 
 
+def _attribution(v) -> str | None:
+    ok = isinstance(v, list) and all(isinstance(a, dict) and isinstance(a.get("alternative"), str)
+                                     and len(a["alternative"]) < 200 and isinstance(a.get("op"), str)
+                                     and len(a["op"]) < 200 and _count(a.get("count"), 1) is None for a in v)
+    return None if ok else "not a list of {alternative, op, count >= 1}"
+
+
+def _attributed(record: dict) -> str | None:
+    """Whether a record's attribution shares out exactly its op counts among
+    its own alternatives."""
+    owners, ops = set(record["alternatives"]) | {PROGRAM}, {}
+    for a in record["attribution"]:
+        if a["alternative"] not in owners:
+            return f"field 'attribution': {a['alternative']!r} is not one of the program's alternatives"
+        ops[a["op"]] = ops.get(a["op"], 0) + a["count"]
+    if ops != {o["op"]: o["count"] for o in record["ops"]}:
+        return "field 'attribution' does not add up to field 'ops'"
+    return None
+
+
 RECORD = {          # every field a reader of records relies on
     "id": lambda v: _text(v, 200),
     "python": _text,
@@ -83,9 +109,13 @@ RECORD = {          # every field a reader of records relies on
 }
 
 
+# fields older corpora lack: `lowering` (format 3), `attribution` (format 4)
+OPTIONAL = {"lowering": _lowering, "attribution": _attribution}
+
+
 def _fields(obj, checks: dict) -> str | None:
     """The first field of a JSON object missing or failing its check; the
-    optional `lowering` checked where present."""
+    OPTIONAL ones checked where present."""
     if not isinstance(obj, dict):
         return "not a JSON object"
     for name, check in checks.items():
@@ -94,8 +124,11 @@ def _fields(obj, checks: dict) -> str | None:
         problem = check(obj[name])
         if problem:
             return f"field {name!r}: {problem}"
-    problem = _lowering(obj["lowering"]) if "lowering" in obj else None
-    return f"field 'lowering': {problem}" if problem else None
+    for name, check in OPTIONAL.items():
+        problem = check(obj[name]) if name in obj else None
+        if problem:
+            return f"field {name!r}: {problem}"
+    return None
 
 
 def check_record(record) -> str | None:
@@ -106,7 +139,7 @@ def check_record(record) -> str | None:
     occurrences = sum(o["count"] for o in record["ops"])
     if occurrences > len(record["stablehlo"]):
         return f"field 'ops' counts {occurrences} ops in a text of {len(record['stablehlo'])} characters"
-    return None
+    return _attributed(record) if "attribution" in record else None
 
 
 def lowering_of(record: dict) -> dict:

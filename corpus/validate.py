@@ -145,6 +145,8 @@ def _mismatch(record: dict, made: dict, style: str) -> str | None:
                 (f" ({made[key]})" if key in ("inputs", "outputs") else "")
     if lowering_of(record) != made["lowering"]:
         return f"lowering: the program lowers as {made['lowering']}"
+    if "attribution" in record and record["attribution"] != made["attribution"]:     # format 4 on
+        return "attribution is not what lowering gives"
     return None
 
 
@@ -283,6 +285,9 @@ def validate(path, grammar: Grammar, run: bool = False, say=print) -> Report:
         rid = record["id"] if record else "?"
         if problem:
             fail(where, rid, f"not a jaxsynth record ({problem})")
+            continue
+        if "attribution" not in record and manifest is not None and manifest["format"] >= 4:
+            fail(where, rid, "attribution missing (its manifest is of format 4, whose records carry it)")
             continue
         derived = derive(record, space)
         if isinstance(derived, str):

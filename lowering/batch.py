@@ -32,7 +32,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .lower import Lowered, LoweringError, check_platform, count_ops, lower_prepared, lower_symbolic, prepare
+from .lower import (Lowered, LoweringError, check_platform, count_ops, lower_prepared, lower_symbolic,
+                    module_functions, op_sites, prepare, source_file)
 
 _SYMBOL = re.compile(r"@([\w$.\-]+)")
 _UNIQUIFIED = re.compile(r"^(.*)_\d+$")
@@ -75,7 +76,7 @@ def _calls(lines: list[str], functions) -> list[str]:
     return [m.group(1) for line in lines[1:] for m in _SYMBOL.finditer(line) if m.group(1) in functions]
 
 
-def _standalone(name, module_name, header, funcs, func_ops, calls, result_names):
+def _standalone(name, module_name, header, funcs, func_ops, calls, result_names, filename):
     # helpers in pre-order of first call, as a standalone lowering creates them
     order, seen, stack = [], {name}, list(reversed(calls[name]))
     while stack:
@@ -113,7 +114,8 @@ def _standalone(name, module_name, header, funcs, func_ops, calls, result_names)
     for f in [name, *order]:
         for op, c in count_ops(func_ops[f]).items():
             counts[op] = counts.get(op, 0) + c
-    return Lowered(text, dict(sorted(counts.items())))
+    sites = op_sites({f: func_ops[f] for f in [name, *order]}, name, filename)
+    return Lowered(text, dict(sorted(counts.items())), sites=sites)
 
 
 class _Program(NamedTuple):
@@ -192,8 +194,7 @@ def _batch(programs, platform):
     try:
         text, module = lowered.as_text(), lowered.compiler_ir("stablehlo")
         header, funcs, others = _split_functions(text)
-        func_ops = {str(op.attributes["sym_name"]).strip('"'): op for op in module.body.operations
-                    if op.operation.name == "func.func"}
+        func_ops = module_functions(module)
         calls = {name: _calls(lines, func_ops) for name, lines in funcs.items()}
         callees = calls["main"]          # the outer function calls program k k-th
         assert len(callees) == len(programs) and set(funcs) == set(func_ops)
@@ -210,7 +211,8 @@ def _batch(programs, platform):
         if names is None or not name.isidentifier() or k in shared:
             continue
         try:
-            results[k] = _standalone(callees[k], f"jit_{name}", header, funcs, func_ops, calls, names)
+            results[k] = _standalone(callees[k], f"jit_{name}", header, funcs, func_ops, calls, names,
+                                     source_file(p.fn))
         except Exception:
             pass
     return results

@@ -1,6 +1,8 @@
 """Lowering and the op walk (see the package docstring)."""
 from __future__ import annotations
 
+import inspect
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +17,9 @@ class Lowered:
     text: str                 # StableHLO, as `Lowered.as_text()` prints it
     ops: dict[str, int]       # op name -> occurrences, sorted by name
     symbolic: str | None = None   # how a symbolic lowering went (one of SYMBOLIC); None: static
+    # where each op came from: ((line, column, end line, end column) in the
+    # function's own source file, or None; op, occurrences), see `op_sites`
+    sites: tuple = ()
 
 
 def count_ops(module) -> dict[str, int]:
@@ -29,6 +34,83 @@ def count_ops(module) -> dict[str, int]:
                 stack.extend(block.operations)
     del counts["builtin.module"]
     return dict(sorted(counts.items()))
+
+
+def source_file(fn) -> str | None:
+    """The file a (possibly wrapped: jit, vmap) Python function was compiled from."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    return code.co_filename if code is not None else None
+
+
+# JAX's locations name each frame `"file":line:column to [end_line]:end_column`
+# (columns 0-based, the end exclusive), innermost frame first
+_POSITION = r'"{}":(\d+):(\d+)(?: to (\d+)?:(\d+))?'
+_SYMBOL_ATTRS = ("callee", "decomposition")     # func.call's callee, a composite's decomposition
+
+
+def op_sites(funcs: dict, root: str, filename: str | None, others=()) -> tuple:
+    """Where in `filename` each op of `root` and of the functions it reaches
+    was written: ((line, col, end_line, end_col) or None, op, occurrences),
+    sorted. An op's position is the innermost frame of its location in that
+    file. An op of a called function is at the call that first reaches the
+    function (the body of a helper JAX shares, `@relu`, `@_where`), unless
+    its own position lies within that call's (the ops of a loop body JAX
+    outlines, `@closed_call`, written in the loop's lambda): what a function
+    JAX traced once and cached says of itself depends on which call traced
+    it first, this rule does not. What no frame of the file made
+    (func.return, a constant JAX hoists), and `others` (a module's
+    top-level ops that are not functions: `sdy.mesh`), are at None. Over
+    `funcs` (name -> func.func op, each counted once) and `others` the
+    occurrences add up to `count_ops`."""
+    pattern = re.compile(_POSITION.format(re.escape(filename))) if filename else None
+    sites: Counter = Counter()
+    seen = {root}
+    stack = [(funcs[root], None)]        # (op, the position of the call that reached its function)
+    while stack:
+        op, call = stack.pop()
+        op = op.operation
+        span = _span(pattern, op) if pattern is not None else None
+        if call is not None and (span is None or not call[:2] <= span[:2] <= span[2:] <= call[2:]):
+            # a helper's own position is where some call first traced it, maybe
+            # another one than this (JAX caches the trace): this call's instead
+            span = call
+        sites[span, op.name] += 1
+        for attr in _SYMBOL_ATTRS:
+            if attr in op.attributes:
+                callee = str(op.attributes[attr]).lstrip("@").strip('"')
+                if callee in funcs and callee not in seen:
+                    seen.add(callee)
+                    stack.append((funcs[callee], span))
+        for region in reversed(op.regions):
+            for block in reversed(list(region.blocks)):
+                stack.extend((o, call) for o in reversed(list(block.operations)))
+    unreached = [func for name, func in funcs.items() if name not in seen]    # by no call this walk knows
+    for op in [*unreached, *others]:
+        for name, n in count_ops(op).items():
+            sites[None, name] += n
+    return tuple(sorted(((s, op, n) for (s, op), n in sites.items()), key=lambda x: (x[0] or (), x[1])))
+
+
+def _span(pattern, op):
+    m = pattern.search(str(op.location))
+    if m is None:
+        return None
+    line, col, end_line, end_col = m.groups()
+    if end_col is None:
+        return int(line), int(col), int(line), int(col)
+    return int(line), int(col), int(end_line or line), int(end_col)
+
+
+def module_functions(module) -> dict:
+    """name -> func.func op of a module's top level."""
+    return {str(op.attributes["sym_name"]).strip('"'): op for op in module.body.operations
+            if op.operation.name == "func.func"}
+
+
+def module_sites(module, filename: str | None) -> tuple:
+    """`op_sites` of a whole module lowered from a function of `filename`."""
+    others = [op for op in module.body.operations if op.operation.name != "func.func"]
+    return op_sites(module_functions(module), "main", filename, others)
 
 
 PLATFORMS = ("cpu", "cuda", "tpu")     # lowered for without the hardware
@@ -51,7 +133,9 @@ def lower_prepared(jitted, specs, platform: str) -> Lowered:
     whatever hardware this machine has."""
     try:
         lowered = jitted.trace(*specs).lower(lowering_platforms=(platform,))
-        return Lowered(lowered.as_text(), count_ops(lowered.compiler_ir("stablehlo")))
+        module = lowered.compiler_ir("stablehlo")
+        return Lowered(lowered.as_text(), count_ops(module),
+                       sites=module_sites(module, source_file(jitted)))
     except Exception as e:  # JAX raises many types; the caller records the reason
         raise _error(e) from e
 
@@ -88,14 +172,15 @@ def _symbolic(fn, specs, how):
     return fn, list(specs)
 
 
-def lower_exported(exported, symbolic: str | None = None) -> Lowered:
+def lower_exported(exported, symbolic: str | None = None, filename: str | None = None) -> Lowered:
     """The StableHLO of a `jax.export.Exported`, printed as `Lowered.as_text()`
-    prints a lowering, and its ops."""
+    prints a lowering, its ops, and where in `filename` they came from."""
     from jax._src.interpreters import mlir      # the dialects of an exported module, to parse and print it
     from jaxlib.mlir import ir
     with mlir.make_ir_context():
         module = ir.Module.parse(exported.mlir_module())
-        return Lowered(mlir.module_to_string(module, enable_debug_info=False), count_ops(module), symbolic)
+        return Lowered(mlir.module_to_string(module, enable_debug_info=False), count_ops(module), symbolic,
+                       module_sites(module, filename))
 
 
 def lower_symbolic(fn, specs, platform: str = "cpu") -> Lowered:
@@ -112,7 +197,7 @@ def lower_symbolic(fn, specs, platform: str = "cpu") -> Lowered:
                 raise _error(e) from e
             continue
         try:
-            return lower_exported(exported, how)
+            return lower_exported(exported, how, source_file(fn))
         except Exception as e:
             raise _error(e) from e
 

@@ -100,6 +100,13 @@ class Grammar:
     def parse(self, source: str) -> lark.Tree:
         return self.lark.parse(source)
 
+    def spans(self, source: str) -> list[tuple[tuple[int, int], tuple[int, int], str]]:
+        """Where each operation of a program's text is: ((line, column),
+        (end line, end column), alternative), columns 0-based with the end
+        exclusive as Python's own positions are, outermost first."""
+        return [((t.meta.line, t.meta.column - 1), (t.meta.end_line, t.meta.end_column - 1), t.data)
+                for t in self.parse(source).iter_subtrees_topdown() if t.data in self.by_name]
+
     def weights(self) -> dict[str, float]:
         return {a.name: a.weight for a in self.alts}
 
@@ -196,10 +203,10 @@ def _lark_error_line(e, text) -> int:
 
 @lru_cache(maxsize=8)
 def _lark(text: str) -> lark.Lark:
-    """Lark's LALR parser of a grammar text, built once per process (building
-    takes most of a second; Lark's own cache on disk would unpickle files
+    """Lark's LALR parser of a grammar text, with positions (`Grammar.spans`),
+    built once per process (building takes most of a second; Lark's own cache on disk would unpickle files
     anyone can write)."""
-    return lark.Lark(text, start="start", parser="lalr")
+    return lark.Lark(text, start="start", parser="lalr", propagate_positions=True)
 
 
 def load_grammar(path=None, text: str | None = None) -> Grammar:
@@ -282,6 +289,20 @@ def _dtypes(path, text, parser) -> tuple[str, ...]:
     if not found:
         _fail(path, line, f"terminal DTYPE matches no dtype of the table ({', '.join(t.spelling for t in DTYPES.values())})")
     return found
+
+
+def profiles() -> list[str]:
+    """Names of the weights files shipped with the grammar (grammar/profiles/NAME.weights)."""
+    return sorted(p.stem for p in _profiles_dir().glob("*.weights"))
+
+
+def profile_path(name: str) -> Path:
+    return _profiles_dir() / f"{name}.weights"
+
+
+def _profiles_dir() -> Path:
+    from .. import grammar as package
+    return Path(package.__file__).resolve().parent / "profiles"
 
 
 def read_weights_file(path) -> list[tuple[str, str, str]]:

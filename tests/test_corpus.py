@@ -37,7 +37,7 @@ def _records(d):
     return list(read_records(d))
 
 
-FIELD_ORDER = ["id", "python", "inputs", "outputs", "lowering", "stablehlo", "ops", "alternatives",
+FIELD_ORDER = ["id", "python", "inputs", "outputs", "lowering", "stablehlo", "ops", "attribution", "alternatives",
                "size", "depth", "seed", "index", "hash"]
 
 
@@ -216,10 +216,11 @@ def test_raising_a_weight_raises_its_share(corpus, tmp_path):
 
 def test_bench_reports_both_rates_and_their_ratio(capsys):
     assert main(["bench", "-n", "20", "--workers", "1", "--shard-size", "10", "--json"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out, err = capsys.readouterr()
+    lines = err.splitlines()        # with --json the report goes to stderr, stdout is the JSON alone
     assert lines[0].startswith("naive loop") and lines[1].startswith("jaxsynth pipeline")
     assert lines[2].startswith("ratio: ") and lines[3].startswith("work per program")
-    result = json.loads(lines[-1])
+    result = json.loads(out)
     assert result["naive"] > 0 and result["pipeline"] > 0
     assert result["ratio"] == pytest.approx(result["pipeline"] / result["naive"])
     assert {"sample", "trace+lower", "json"} <= set(result["stages_ms"])

@@ -144,12 +144,13 @@ def test_batched_lowering_equals_standalone(space, grammar, platform, symbolic, 
     programs = [space.sample(random.Random(f"batch:{k}")) for k in range(300)]
     jobs = [(to_source(p.tree, grammar), [t.spec() for t in p.inputs]) for p in programs]
     alone = []
-    for src, specs in jobs:
+    # each program its own file, as records name them: no op of another's trace falls on its text
+    for k, (src, specs) in enumerate(jobs):
         try:
-            alone.append(lower(load_function(src), specs, platform, symbolic))
+            alone.append(lower(load_function(src, filename=f"<p{k}>"), specs, platform, symbolic))
         except LoweringError as e:
             alone.append(e)
-    fns = [load_function(src) for src, _ in jobs]
+    fns = [load_function(src, filename=f"<p{k}>") for k, (src, _) in enumerate(jobs)]
     went_alone = set()
     real_alone = batch._alone
     monkeypatch.setattr(batch, "_alone", lambda p, *a: went_alone.add(fns.index(p.fn)) or real_alone(p, *a))

@@ -275,7 +275,12 @@ def _hostile_records(genuine, sentinel):
         ({**r, "outputs": ["f32[9]"], "id": "outputs-lie"}, "outputs-lie"),
         ({**r, "stablehlo": r["stablehlo"].replace("func.func public @main", "func.func public @mian"),
           "id": "tampered-stablehlo"}, "tampered-stablehlo"),
-        ({**r, "ops": [{"op": "stablehlo.custom_call", "count": 1}], "id": "tampered-ops"}, "tampered-ops"),
+        # without its attribution (a format 3 record), so that only lowering can tell
+        ({**{k: v for k, v in r.items() if k != "attribution"}, "ops": [{"op": "stablehlo.custom_call", "count": 1}],
+          "id": "tampered-ops"}, "tampered-ops"),
+        # every op credited to the program as a whole: the counts add up, the owners are wrong
+        ({**r, "attribution": [{"alternative": "(program)", "op": o["op"], "count": o["count"]} for o in r["ops"]],
+          "id": "tampered-attribution"}, "tampered-attribution"),
         ({**r, "hash": "0" * 32, "id": "wrong-hash"}, "wrong-hash"),
         ({**r, "lowering": {"platform": "cpu", "symbolic": False, "shapes": "dims"}, "id": "lowering-lies"},
          "lowering-lies"),
