@@ -1,4 +1,5 @@
-"""The `jaxsynth` command: sample, enumerate, bench, coverage, show, validate, extract.
+"""The `jaxsynth` command: sample, enumerate, tune, bench, coverage, report, show,
+validate, export, extract.
 
 Bad input (grammar, annotation, weight, signature, corpus, file) ends with one
 line `jaxsynth: error: PLACE: what` and exit code 2, never a traceback, and a
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -15,14 +17,16 @@ import time
 from pathlib import Path
 
 from ..lowering import PLATFORMS, LoweringError, fake_devices, load_function, lower, universe
-from ..synth.grammar import GrammarError, load_grammar, override_weights, read_weights_file
+from ..synth.grammar import GrammarError, load_grammar, override_weights, profile_path, profiles, read_weights_file
 from ..synth.printer import STYLES
 from ..synth.rules import SHAPES, Pools
-from ..synth.space import Config, Enumeration, NoProgram, Space
+from ..synth.space import SWARM_SUBSETS, Config, Enumeration, NoProgram, Space
 from ..synth.types import SignatureError, check_dims, parse_signature
-from .coverage import Coverage, format_report
+from .tune import MEASURES, SOLVERS
+from .coverage import (ALT_FIELDS, COMPARE_FIELDS, OP_FIELDS, alt_matrix, alt_rows, collect, compare,
+                       format_alt_matrix, format_compare, format_report, op_rows, to_csv)
 from .quality import Quality
-from .pipeline import Recipe, Run, executor
+from .pipeline import Recipe, Run, build, executor
 from .records import CorpusError
 from .schema import corpus_files, is_regular, iter_records, read_manifest, visible
 
@@ -80,14 +84,21 @@ def _lowering_options(s):
                         "programs are sampled from operations JAX can batch")
 
 
+def _weights_options(s):
+    s.add_argument("--grammar", type=Path, help="grammar file (default: the packaged grammar/jax.lark)")
+    s.add_argument("--profile", choices=profiles(),
+                   help="a named weights file shipped with the grammar (grammar/profiles/); "
+                        "--weights and --weight apply over it")
+    s.add_argument("--weights", type=Path, help="file of NAME = WEIGHT lines")
+    s.add_argument("--weight", action="append", default=[], metavar="ALT=W", help="override a weight")
+
+
 def build_parser() -> Parser:
     p = Parser(prog="jaxsynth", description="Grammar-driven JAX program synthesis, lowered to StableHLO.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def generation(s):
-        s.add_argument("--grammar", type=Path, help="grammar file (default: the packaged grammar/jax.lark)")
-        s.add_argument("--weight", action="append", default=[], metavar="ALT=W", help="override a weight")
-        s.add_argument("--weights", type=Path, help="file of NAME = WEIGHT lines")
+        _weights_options(s)
         s.add_argument("--inputs", help='input signature, e.g. "f32[4,8], f32[8]"')
         s.add_argument("--shapes", choices=SHAPES, default="tiny",
                        help="shape profile: tiny dims (default) or realistic model shapes (batch, features, images)")
@@ -107,6 +118,14 @@ def build_parser() -> Parser:
     s.add_argument("-n", type=_positive, default=2000, help="number of records (default 2000)")
     s.add_argument("--seed", type=_natural, default=0)
     s.add_argument("--max-ops", type=_positive, default=Config().max_ops, help="largest program (top-level ops)")
+    s.add_argument("--uniform", action="store_true",
+                   help="every program of size 1..--max-ops with the --inputs signature equally likely (as "
+                        "enumerate counts them: each draw is a uniform index into that enumeration); -n beyond "
+                        "their number is refused before anything is written")
+    s.add_argument("--swarm", type=_positive, metavar="K",
+                   help="swarm testing: each program samples only from its own random K of the alternatives "
+                        f"of weight > 0 (none always kept), drawn again up to {SWARM_SUBSETS} times if they make "
+                        "no program, then counted as a failure")
     generation(s)
 
     s = sub.add_parser("enumerate", help="count, index or list every program up to a size")
@@ -122,13 +141,30 @@ def build_parser() -> Parser:
     s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
     s.add_argument("--shard-size", type=_positive, default=SHARD_SIZE)
     s.add_argument("--grammar", type=Path)
-    s.add_argument("--json", action="store_true", help="print the measurements as JSON too")
+    s.add_argument("--json", action="store_true",
+                   help="print only the measurements, as JSON, on stdout (the report goes to stderr)")
 
-    s = sub.add_parser("coverage", help="op coverage and program quality of a corpus")
+    s = sub.add_parser("export", help="write a corpus as Parquet train/validation/test splits with a dataset card")
     s.add_argument("dir", type=Path)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--parquet", type=Path, required=True, metavar="OUT",
+                   help="directory to write (new, empty, or a previous export)")
+    s.add_argument("--splits", default="0.8,0.1,0.1", metavar="TRAIN,VALIDATION,TEST",
+                   help="fractions of the records, by structural hash (default 0.8,0.1,0.1)")
+
+    s = sub.add_parser("coverage", help="op coverage, program quality and diversity of a corpus")
+    s.add_argument("dir", type=Path)
+    form = s.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print plain data as JSON")
+    form.add_argument("--csv", action="store_true",
+                      help="print the per-op table (with --compare, the side-by-side one; with --by-alt, "
+                           "the alternative -> op table) as CSV")
     s.add_argument("--grammar", type=Path, help="grammar whose `distinct` flags the quality scan reads "
                                                 "(default: the corpus's own if unchanged, else the packaged one)")
+    s.add_argument("--compare", type=Path, metavar="DIR2",
+                   help="compare the op distributions of DIR and DIR2: shares side by side, ops gained and lost, "
+                        "total-variation and Jensen-Shannon distances, entropies")
+    s.add_argument("--by-alt", action="store_true",
+                   help="the ops each grammar alternative produced, with the share of its uses that produced each")
 
     s = sub.add_parser("show", help="print records as they are (control characters made visible)")
     s.add_argument("dir", type=Path)
@@ -143,6 +179,38 @@ def build_parser() -> Parser:
     s.add_argument("--run", action="store_true",
                    help="also execute each program on random inputs, eagerly and under jit, and compare")
 
+    s = sub.add_parser("report", help="one self-contained HTML page of a corpus's coverage, growth and programs")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--compare", type=Path, metavar="DIR2", help="a second corpus, compared and overlaid")
+    s.add_argument("--html", type=Path, required=True, metavar="OUT", help="the page to write")
+    s.add_argument("--grammar", type=Path, help="grammar whose `distinct` flags the quality numbers read "
+                                                "(default: each corpus's own if unchanged, else the packaged one)")
+
+    s = sub.add_parser("tune", help="solve weights whose sampled corpus has a target op distribution")
+    s.add_argument("--target", default="uniform", metavar="uniform|realistic|FILE.json",
+                   help="uniform over the ops the grammar reaches (default); the ops of the real JAX code of "
+                        "corpus/realistic.py; or a JSON object {op: share} (share of programs containing the op, "
+                        "or with --measure occurrences of occurrences)")
+    s.add_argument("--target-corpus", type=Path, metavar="DIR", help="the op distribution of another corpus")
+    s.add_argument("--measure", choices=MEASURES, default="programs",
+                   help="programs: share of programs containing each op (default); occurrences: share of op "
+                        "occurrences")
+    s.add_argument("--out", type=Path, required=True, help="the weights file to write (use it with --weights)")
+    s.add_argument("-n", type=_positive, default=2000, help="programs per pilot corpus (default 2000)")
+    s.add_argument("--verify", type=_positive, default=5000,
+                   help="programs of the verification corpus, of a seed no pilot used (default 5000)")
+    s.add_argument("--iterations", type=_natural, default=6, help="solves at most (default 6)")
+    s.add_argument("--tolerance", type=float, default=0.02, help="stop at this distance (default 0.02)")
+    s.add_argument("--solver", choices=SOLVERS, default="model")
+    s.add_argument("--work", type=Path, help="keep the pilot corpora here (default: a temporary directory); "
+                                             "a second run with the same options reuses them")
+    s.add_argument("--seed", type=_natural, default=0, help="the first pilot's; pilot i has seed + i")
+    s.add_argument("--max-ops", type=_positive, default=Config().max_ops)
+    s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
+    _weights_options(s)
+    s.add_argument("--shapes", choices=SHAPES, default="tiny")
+    s.add_argument("--dims", type=_dims)
+
     s = sub.add_parser("extract", help="lower FILE.py:FUNC and count its ops")
     s.add_argument("target", metavar="FILE.py:FUNC")
     s.add_argument("--inputs", required=True)
@@ -155,6 +223,8 @@ def build_parser() -> Parser:
 def _grammar(args):
     grammar = load_grammar(args.grammar)
     items = []
+    if getattr(args, "profile", None):
+        items += read_weights_file(profile_path(args.profile))
     if getattr(args, "weights", None):
         items += read_weights_file(args.weights)
     for w in getattr(args, "weight", []):
@@ -245,6 +315,20 @@ class _Progress(_Ticker):
             self.bar.close()
 
 
+def _counts(enum: Enumeration, max_size: int, each=None) -> list[int]:
+    """The number of programs of each size 1..max_size, each given to
+    `each(size, count)` as soon as known; while a count takes long, a line
+    every few seconds says which."""
+    counts = []
+    with _Ticker() as tick:
+        for k in range(1, max_size + 1):
+            tick.doing = f"counting programs of size {k}"
+            counts.append(enum.count(k))
+            if each:
+                each(k, counts[-1])
+    return counts
+
+
 def _shard_size(args, target: int) -> int:
     """--shard-size; by default, what a run being resumed used, else a shard
     of a few seconds' work: no more programs than the run needs, fewer the
@@ -262,7 +346,7 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
     try:
         run = Run(args.out, recipe, manifest, target, _shard_size(args, target), first, last, resume=args.resume)
     except BaseException:
-        pool.shutdown()
+        pool.shutdown(now=True)
         raise
     with _Progress(target if last is None else None, recipe.kind) as bar:
         m, status = run.execute(pool, progress=bar)
@@ -283,13 +367,28 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
 def cmd_sample(args):
     grammar = _grammar(args)
     inputs = _signature(args.inputs)
+    if args.uniform and inputs is None:
+        raise UsageError("--uniform: needs --inputs (it draws among the programs of one signature)")
+    if args.uniform and args.swarm:
+        raise UsageError("--swarm: not with --uniform (a uniform draw is among the programs of all alternatives)")
     config = Config(pools=_pools(args), max_ops=args.max_ops, batched=args.symbolic)
-    space = Space(grammar, config)
+    recipe = _recipe("sample", args, grammar, config, inputs, seed=args.seed, uniform=args.uniform,
+                     swarm=args.swarm, max_size=args.max_ops if args.uniform else 0)
+    _, space, enum = build(recipe)      # the pipeline's own (cached): what is counted here serves its shards
+    if args.swarm and args.swarm > len(space.alts):
+        raise UsageError(f"--swarm {args.swarm}: more than the {len(space.alts)} alternatives of weight > 0")
     for i, t in enumerate(inputs or ()):
         if not any(i in app.slots for a in space.alts for app in space.apps(a, inputs)):
             raise UsageError(f"--inputs {args.inputs}: no operation of the grammar can use input {i} ({t})")
-    args.out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}"
-    _run(args, _recipe("sample", args, grammar, config, inputs, seed=args.seed), args.n)
+    if args.uniform:
+        total = sum(_counts(enum, args.max_ops, lambda k, c: print(f"jaxsynth: size {k}: {c} programs",
+                                                                    file=sys.stderr, flush=True)))
+        if args.n > total:
+            raise UsageError(f"-n {args.n}: only {total} programs of size 1..{args.max_ops} "
+                             f"for --inputs {args.inputs}")
+    way = "-uniform" if args.uniform else f"-swarm{args.swarm}" if args.swarm else ""
+    args.out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}{way}"
+    _run(args, recipe, args.n)
 
 
 def cmd_enumerate(args):
@@ -300,13 +399,7 @@ def cmd_enumerate(args):
     config = Config(pools=_pools(args), batched=args.symbolic)
     enum = Enumeration(Space(grammar, config), inputs)
     listing = args.count or (args.index is None and args.out is None)
-    counts = []
-    with _Ticker() as tick:
-        for k in range(1, args.max_ops + 1):
-            tick.doing = f"counting programs of size {k}"
-            counts.append(enum.count(k))
-            if listing:
-                print(f"size {k}: {counts[-1]}", flush=True)
+    counts = _counts(enum, args.max_ops, (lambda k, c: print(f"size {k}: {c}", flush=True)) if listing else None)
     total = sum(counts)
     i, n = args.shard or (0, 1)
     first, last = i * total // n, (i + 1) * total // n
@@ -329,9 +422,22 @@ def cmd_bench(args):
     from .bench import bench
     grammar = load_grammar(args.grammar)
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=args.seed)
-    result = bench(recipe, args.n, args.workers, args.shard_size)
+    # with --json, stdout is one JSON document: the report goes to stderr
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else print
+    result = bench(recipe, args.n, args.workers, args.shard_size, say=say)
     if args.json:
         print(json.dumps(result))
+
+
+def cmd_export(args):
+    from .dataset import SPLITS, export, parse_fractions
+    try:
+        fractions = parse_fractions(args.splits)
+    except ValueError as e:
+        raise UsageError(f"--splits {args.splits}: {e}") from None
+    counts = export(args.dir, args.parquet, fractions)
+    print(f"wrote {sum(counts)} records to {args.parquet}: "
+          + ", ".join(f"{split} {n}" for split, n in zip(SPLITS, counts)))
 
 
 def _corpus_grammar(manifest: dict | None):
@@ -339,23 +445,49 @@ def _corpus_grammar(manifest: dict | None):
     path = Path(manifest["grammar"]) if manifest else None
     if path is not None and is_regular(path) and path.stat().st_size < (1 << 20):
         try:
-            grammar = load_grammar(path)
-            if grammar.sha256 == manifest["grammar_sha256"]:
-                return grammar
-        except GrammarError:
+            data = path.read_bytes()        # compared before anything parses it: the manifest may lie
+            if hashlib.sha256(data).hexdigest() == manifest["grammar_sha256"]:
+                return load_grammar(path, data.decode("utf-8"))
+        except (GrammarError, OSError, UnicodeDecodeError):
             pass
     return load_grammar()
 
 
 def cmd_coverage(args):
-    manifest, files = corpus_files(args.dir)
-    cov = Coverage(Quality(load_grammar(args.grammar) if args.grammar else _corpus_grammar(manifest)))
-    for where, record, problem in iter_records(files):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
-        cov.add(record)
+    if args.compare and args.by_alt:
+        raise UsageError("--by-alt: not with --compare (it is the matrix of one corpus)")
+
+    def read(directory):
+        manifest, files = corpus_files(directory)
+        grammar = load_grammar(args.grammar) if args.grammar else _corpus_grammar(manifest)
+        return manifest, collect(files, Quality(grammar))
+
+    def emit(data, rows, fields, text):
+        if args.json:
+            print(json.dumps(data, indent=2))
+        elif args.csv:
+            sys.stdout.write(to_csv(rows, fields))
+        else:
+            print(text())
+
+    manifest, cov = read(args.dir)
+    if args.compare:
+        c = compare(cov, read(args.compare)[1])
+        emit(c, c["ops"], COMPARE_FIELDS, lambda: format_compare(c, str(args.dir), str(args.compare)))
+        return
     report = cov.report(manifest["weights"] if manifest else {})
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if not args.by_alt:
+        emit(report, op_rows(report), OP_FIELDS, lambda: format_report(report))
+        return
+    if not report["attributed"]:
+        raise CorpusError(f"{args.dir}: no record carries 'attribution' (the corpus was made before records said "
+                          f"which alternative produced each op); --by-alt needs it")
+    if report["attributed"] < report["programs"]:
+        print(f"jaxsynth: warning: {args.dir}: {report['programs'] - report['attributed']} of {report['programs']} "
+              f"records carry no 'attribution'; the matrix counts the others", file=sys.stderr)
+    matrix = alt_matrix(report)
+    emit(matrix, alt_rows(matrix), ALT_FIELDS,
+         lambda: format_alt_matrix(matrix, report["programs"], report["attributed"]))
 
 
 def cmd_show(args):
@@ -394,6 +526,25 @@ def cmd_validate(args):
         raise CorpusError(f"{args.dir}: {len(report.failures)} of {report.checked} records fail validation")
 
 
+def cmd_report(args):
+    try:
+        from . import report
+    except ModuleNotFoundError as e:
+        if not (e.name or "").startswith("matplotlib"):
+            raise
+        raise UsageError('report: matplotlib is not installed: pip install "jaxsynth[report]"') from None
+    report.check_output(args.html)      # before reading: a refused OUT costs no wait
+    grammar = load_grammar(args.grammar) if args.grammar else None
+    scans = [report.scan(d, lambda m: grammar or _corpus_grammar(m)) for d in (args.dir, args.compare) if d]
+    report.write_report(args.html, *scans)
+    for s in scans:       # the page says so too, where the heatmap would be
+        if s.coverage.attributed < s.programs:
+            print(f"jaxsynth: warning: {visible(str(s.path))}: {s.programs - s.coverage.attributed} of {s.programs} "
+                  f"records carry no 'attribution' (made before records had it); the heatmap leaves them out",
+                  file=sys.stderr)
+    print(f"wrote {args.html} ({' and '.join(f'{s.programs} programs' for s in scans)})")
+
+
 def cmd_extract(args):
     path, _, func = args.target.rpartition(":")
     if not path or not func.isidentifier():
@@ -419,8 +570,49 @@ def cmd_extract(args):
         print(f"{n:>6}  {op}")
 
 
-COMMANDS = {"sample": cmd_sample, "enumerate": cmd_enumerate, "bench": cmd_bench, "coverage": cmd_coverage,
-            "show": cmd_show, "validate": cmd_validate, "extract": cmd_extract}
+def cmd_tune(args):
+    import tempfile
+
+    from .tune import corpus_target, file_target, format_weights, realistic_target, summary, tune
+    if args.target_corpus is not None and args.target != "uniform":
+        raise UsageError("--target and --target-corpus: give one")
+    if not 0 <= args.tolerance < 1:
+        raise UsageError(f"--tolerance {args.tolerance}: expected a number in [0, 1)")
+    if args.iterations >= 1000:
+        raise UsageError(f"--iterations {args.iterations}: at most 999 (the verification's seed is seed + 1000)")
+    if args.target_corpus is not None:
+        target = corpus_target(args.target_corpus, args.measure)
+    elif args.target in ("uniform", "realistic"):
+        target = realistic_target(args.measure) if args.target == "realistic" else None
+    else:
+        target = file_target(Path(args.target), args.measure)
+    grammar = _grammar(args)
+    config = Config(pools=_pools(args), max_ops=args.max_ops)
+    recipe = Recipe("sample", grammar.path, grammar.text, tuple(grammar.overrides.items()), config, "statements",
+                    seed=args.seed)
+    with tempfile.TemporaryDirectory(prefix="jaxsynth-tune-") as tmp:
+        tuned = tune(recipe, target, args.measure, programs=args.n, verify=args.verify,
+                     iterations=args.iterations, tolerance=args.tolerance, workers=args.workers,
+                     work=args.work or Path(tmp), solver=args.solver)
+    lines = summary(tuned, args.measure, tuned.history[0][2])
+    print(visible("\n".join(lines)))
+    kind = "TV" if tuned.target.full else "max error"
+    header = [f"weights solved by jaxsynth tune for {visible(tuned.target.name)} ({args.measure}), "
+              f"from {'the packaged grammar' if args.grammar is None else visible(str(args.grammar))}"
+              + (f", starting from {len(grammar.overrides)} weights set by --profile, --weights or --weight"
+                 if grammar.overrides else ""),
+              f"pilots of {args.n} programs from seed {args.seed}, at most {args.iterations} iterations, "
+              f"solver {args.solver}, tolerance {args.tolerance}",
+              f"{kind}: {tuned.history[0][2]:.4f} with the starting weights, {tuned.verified:.4f} verified on "
+              f"{args.verify} programs of seed {args.seed + 1000}"]
+    from .pipeline import _atomic_write
+    _atomic_write(args.out, format_weights(tuned.weights, header).encode())
+    print(f"wrote {args.out}")
+
+
+COMMANDS = {"sample": cmd_sample, "tune": cmd_tune, "enumerate": cmd_enumerate, "bench": cmd_bench, "export": cmd_export,
+            "coverage": cmd_coverage,
+            "show": cmd_show, "validate": cmd_validate, "report": cmd_report, "extract": cmd_extract}
 
 
 def main(argv=None) -> int:
@@ -436,6 +628,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("jaxsynth: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`jaxsynth coverage DIR | head`): stop quietly, as
+        # a Unix tool does; stdout goes to /dev/null so that exiting flushes nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return 0
 
 

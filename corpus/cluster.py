@@ -217,7 +217,7 @@ class RayExecutor:
         except Exception as e:
             raise self.lost(f"{_first_line(e)}, submitting shard {number}") from None
 
-    def shutdown(self):
+    def shutdown(self, now: bool = False):
         # a private Ray ends with the run and a joined cluster lives on without
         # this driver; a Ray the caller had initialised stays as it was
         if self.started:

@@ -1,7 +1,9 @@
 """Sharded, parallel, resumable corpus generation.
 
 The index space of a run (sample: program k is drawn from
-`random.Random(f"{seed}:{k}")`; enumerate: the global program index) is cut
+`random.Random(f"{seed}:{k}")`, by the weights, uniformly among all programs
+up to a size, or from a random subset of alternatives: see `programs`;
+enumerate: the global program index) is cut
 into shards of `shard_size` consecutive indices. A shard is made by a pure
 function of its recipe (`Recipe`) and index range, in any process: locally
 in-process, in spawned worker processes, or as Ray tasks. The driver commits
@@ -14,8 +16,8 @@ workers made it or in what order they finished. Every process that lowers
 On disk: `records-00000.jsonl`, … each written atomically (temporary file,
 fsync, rename), and `manifest.json`, rewritten atomically after every shard
 with `"complete": false` and the sha256 of every shard, and last with
-`"complete": true`. `--resume` keeps the shards whose checksum matches and
-makes the rest again.
+`"complete": true`, then the dataset card `README.md` (`dataset`).
+`--resume` keeps the shards whose checksum matches and makes the rest again.
 """
 from __future__ import annotations
 
@@ -36,8 +38,9 @@ import jax
 
 from ..lowering import LoweringError, fake_devices
 from ..synth.grammar import load_grammar, override_weights
-from ..synth.space import Config, Enumeration, Space
+from ..synth.space import Config, Enumeration, NoProgram, Space
 from ..synth.types import Type
+from .dataset import write_card
 from .records import FORMAT, MANIFEST, CorpusError, make_records, shard_name, versions
 from .schema import is_regular, iter_records, read_manifest
 
@@ -53,9 +56,11 @@ class Recipe:
     style: str
     seed: int = 0
     inputs: tuple[Type, ...] | None = None
-    max_size: int = 0                  # enumerate: sizes 1..max_size
+    max_size: int = 0                  # enumerate, and sample --uniform: sizes 1..max_size
     platform: str = "cpu"              # lowered for, without its hardware
     symbolic: bool = False             # lowered with symbolic dimensions (lowering.lower_symbolic)
+    uniform: bool = False              # sample: a uniform index of the enumeration of `inputs`
+    swarm: int | None = None           # sample: each program from a random subset of this many alternatives
 
     @property
     def lowering(self) -> dict:
@@ -68,14 +73,19 @@ class Recipe:
         if self.kind != "sample":
             for key in SAMPLING_ONLY:
                 del config[key]
+        # named only when chosen (see CHOSEN): a default run's manifest stays as it was
+        chosen = {k: getattr(self, k) for k in CHOSEN if getattr(self, k)}
         return json.loads(json.dumps({
             "command": self.kind, "seed": self.seed if self.kind == "sample" else None,
             "inputs": [str(t) for t in self.inputs] if self.inputs else None,
             "max_size": self.max_size or None, "config": {**config, "style": self.style},
-            "lowering": self.lowering}))
+            "lowering": self.lowering, **chosen}))
 
 
 SAMPLING_ONLY = ("max_ops", "max_body_ops", "max_inputs")     # fields of Config enumeration ignores
+# ways of sampling a manifest names only when chosen; --resume compares them
+# present or absent, so that it refuses a mismatch and still knows older runs
+CHOSEN = ("uniform", "swarm")
 
 
 def provenance(recipe: Recipe) -> dict:
@@ -92,20 +102,37 @@ def build(recipe: Recipe):
     if recipe.weights:
         grammar = override_weights(grammar, [("recipe", n, str(w)) for n, w in recipe.weights])
     space = Space(grammar, recipe.config)
-    enum = Enumeration(space, recipe.inputs) if recipe.kind == "enumerate" else None
+    enum = Enumeration(space, recipe.inputs) if recipe.kind == "enumerate" or recipe.uniform else None
     return grammar, space, enum
 
 
 def programs(recipe: Recipe, start: int, stop: int):
-    """(origin fields, program) for the indices start..stop-1 of the run."""
+    """(origin fields, program) for the indices start..stop-1 of the run.
+
+    Sample program k is drawn from `random.Random(f"{seed}:{k}")`: by the
+    weights; with `uniform`, as the enumeration index `randrange(total)` over
+    the `total` programs of sizes 1..max_size (exact for any total: Python's
+    ints), so that each of them is equally likely; with `swarm`, by the
+    weights of a random subset of alternatives. A draw that finds no program
+    (a swarm subset, or weights that leave a signature almost nothing to
+    apply) gives its NoProgram in the program's place, a failure to count."""
     grammar, space, enum = build(recipe)
+    total = sum(enum.counts(recipe.max_size)) if recipe.uniform else 0     # memoised by the enumeration
     for k in range(start, stop):
-        if enum is None:
-            yield {"id": f"s{recipe.seed}-{k}", "seed": recipe.seed, "index": k}, \
-                space.sample(random.Random(f"{recipe.seed}:{k}"), recipe.inputs)
-        else:
+        if recipe.kind == "enumerate":
             size, i = enum.locate(k, recipe.max_size)
             yield {"id": f"e{k}", "index": k}, enum.program(size, i)
+            continue
+        rng = random.Random(f"{recipe.seed}:{k}")
+        if recipe.uniform:
+            program = enum.program(*enum.locate(rng.randrange(total), recipe.max_size))
+        else:
+            try:
+                program = space.sample_swarm(rng, recipe.swarm, recipe.inputs) if recipe.swarm \
+                    else space.sample(rng, recipe.inputs)
+            except NoProgram as e:
+                program = e
+        yield {"id": f"s{recipe.seed}-{k}", "seed": recipe.seed, "index": k}, program
 
 
 BARREN_SHARDS = 20      # shards in a row without a new record before a run gives up
@@ -127,7 +154,9 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
     grammar, space, _ = build(recipe)
     shard, seen, failures, unique = Shard(number, []), set(), Counter(), []
     for origin, program in programs(recipe, start, stop):
-        if program.structural_hash in seen:
+        if isinstance(program, NoProgram):
+            failures[f"NoProgram: {program}"[:120]] += 1
+        elif program.structural_hash in seen:
             shard.duplicates += 1
         else:
             seen.add(program.structural_hash)
@@ -159,7 +188,7 @@ class _InProcess:
     def submit(self, *args):
         return _Deferred(args)
 
-    def shutdown(self):
+    def shutdown(self, now: bool = False):
         pass
 
 
@@ -202,12 +231,15 @@ class _Processes:
     def submit(self, *args):
         return self.pool.submit(make_shard, *args)
 
-    def shutdown(self):
-        # shards still running are not needed (target reached, or an error):
-        # stop them rather than let them hold the cores
-        for process in list(getattr(self.pool, "_processes", {}).values()):
-            process.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=True)   # returns at once: no worker left
+    def shutdown(self, now: bool = False):
+        """Cancel the shards not started; let those running end, or with `now`
+        (an error) stop them. A worker stopped while it sends its result
+        leaves half a message in the pipe, on which the pool waits forever:
+        a run that reached its target waits for its last shards instead."""
+        if now:
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def executor(workers: int, backend: str = "local", address: str | None = None):
@@ -291,8 +323,8 @@ class Run:
                 what = "a corpus" if old["complete"] else "an unfinished corpus; add --resume to finish it"
                 raise CorpusError(f"{self.out}: already holds {what}")
             # the grammar is compared by content (its sha256), not by how its path was written
-            keys = [k for k in self.manifest if k not in ("versions", "grammar")]
-            differ = [k for k in keys if old.get(k) != self.manifest[k]]
+            keys = [k for k in dict.fromkeys([*self.manifest, *CHOSEN]) if k not in ("versions", "grammar")]
+            differ = [k for k in keys if old.get(k) != self.manifest.get(k)]
             if differ:
                 raise CorpusError(f"--resume {self.out}: made with other options (differs in: {', '.join(differ)})")
             return {s["number"]: s for s in old["shards"]}
@@ -339,14 +371,16 @@ class Run:
         status.failures.update(entry["failures"])
         return entry
 
-    def execute(self, pool, progress=None) -> tuple[dict, Status]:
+    def execute(self, pool, progress=None, keep_pool: bool = False) -> tuple[dict, Status]:
         """Commit shards in order until the target or the range end, with two
-        shards in flight per worker."""
+        shards in flight per worker; then shut the pool down, or with
+        `keep_pool` only cancel the shards not started (for another run)."""
         status, seen, shards, inflight = Status(), set(), [], {}
         depth = 2 * pool.parallelism
         valid = self._verified(status)
         upcoming = (n for n in itertools.takewhile(self._in_range, itertools.count()) if n not in valid)
         number = barren = 0
+        failed = True
         try:
             while status.records < self.target and self._in_range(number):
                 while len(inflight) < depth and (n := next(upcoming, None)) is not None:
@@ -365,9 +399,15 @@ class Run:
                 if progress:
                     progress(status)
                 number += 1
+            failed = False
         finally:
-            pool.shutdown()
+            if keep_pool:
+                for future in inflight.values():
+                    getattr(future, "cancel", lambda: None)()
+            else:
+                pool.shutdown(now=failed)
         manifest = self._checkpoint(shards, status, complete=True)
+        write_card(self.out)        # after the manifest: a crash between them is finished by --resume
         for partial in self.out.glob("*.partial"):     # writes a crash cut short
             if not partial.is_dir():
                 partial.unlink()

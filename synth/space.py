@@ -15,6 +15,11 @@ turn an index in [0, count) into exactly one program (unranking).
 Size is the number of operations, sub-program operations included. Every
 input is used by some operation; values nobody uses are returned.
 
+Swarm sampling (`Space.sample_swarm`) draws each program from a random
+subset of the alternatives (`Space.restricted`); uniform sampling over all
+programs up to a size draws an index of the enumeration (`Enumeration.locate`,
+`Enumeration.program`).
+
 Weights are normalised where they are used for choosing (`_normalised`):
 any finite positive weights work, however large or small, and scaling them
 all by one factor chooses the same. Sampled signatures stay within the
@@ -22,6 +27,7 @@ bounds of `types` (MAX_DIM, MAX_SIZE) whatever the pools.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import itertools
@@ -40,6 +46,12 @@ from .types import DTYPES, MAX_RANK, Type, within_bounds
 
 
 ATTEMPTS = 24       # alternatives a sub-program's step tries before it gives up
+SWARM_SUBSETS = 10  # subsets a swarm draw tries before it counts as a failure
+SWARM_TRIES = 5     # programs (and signatures, unless given) each subset tries
+# alternatives a subset may pick in all before it is given up: a subset whose
+# sub-programs cannot be filled (only loops, say) makes every step retry its
+# chains, nested, for minutes; default sampling needs under 3,000 per program
+SWARM_PICKS = 5000
 
 
 class NoProgram(ValueError):
@@ -61,8 +73,17 @@ class Space:
         self.grammar, self.config = grammar, config
         # values have only dtypes the grammar can write
         self.pools = dataclasses.replace(config.pools, dtypes=tuple(d for d in config.pools.dtypes if d in grammar.dtypes))
-        self.alts = [a for a in grammar.alts if a.weight > 0]
         self.context = (("batched", True),) if config.batched else ()
+        self._choose_among([a for a in grammar.alts if a.weight > 0])
+        self._picks = None      # picks left, in a view with a budget (see `restricted`)
+        # profile shapes a signature may draw (all of them, unless beyond the bounds)
+        self._shapes = tuple(s for s in self.pools.shapes if within_bounds(s))
+        self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
+        self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
+
+    def _choose_among(self, alts) -> None:
+        """Sample only from `alts`, by their weights."""
+        self.alts = list(alts)
         self._cum = list(accumulate(_normalised([a.weight for a in self.alts])))
         self._within, self._within_cum = {}, {}
         for a in self.alts:
@@ -70,10 +91,17 @@ class Space:
                 self._within.setdefault(a.rule.within, []).append(a)
         for key, alts in self._within.items():
             self._within_cum[key] = list(accumulate(_normalised([a.weight for a in alts])))
-        # profile shapes a signature may draw (all of them, unless beyond the bounds)
-        self._shapes = tuple(s for s in self.pools.shapes if within_bounds(s))
-        self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
-        self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
+
+    def restricted(self, alts, picks: int | None = None) -> Space:
+        """This space with only `alts` to sample from (the others weigh 0),
+        and if `picks` is given, NoProgram once its sampling has picked that
+        many alternatives. It shares the memoised applications, which do not
+        depend on the alternatives allowed: a view per program costs next to
+        nothing."""
+        view = copy.copy(self)
+        view._choose_among(alts)
+        view._picks = picks
+        return view
 
     def clear_caches(self) -> None:
         """Forget memoised applications (they grow with every new signature)."""
@@ -121,6 +149,10 @@ class Space:
 
     def pick_alt(self, rng: random.Random, within: str | None = None) -> Alt:
         """An alternative by weight; `within`: among those of rules that apply only there."""
+        if self._picks is not None:
+            if self._picks <= 0:
+                raise NoProgram("the budget of picks is spent")
+            self._picks -= 1
         if within is None:
             return rng.choices(self.alts, cum_weights=self._cum)[0]
         return rng.choices(self._within[within], cum_weights=self._within_cum[within])[0]
@@ -182,6 +214,29 @@ class Space:
             if program is not None:
                 return program
         raise NoProgram(f"no program found for signature {', '.join(map(str, sig))} in {tries} tries")
+
+    def sample_swarm(self, rng: random.Random, k: int, inputs: tuple[Type, ...] | None = None) -> Program:
+        """A random program from a random subset of k alternatives (swarm
+        testing, Groce et al. 2012): each draw leaves most operations out, so
+        that the few kept are not crowded out by the others; a program holds
+        few operations, often several times over, in combinations sampling
+        by the full weights rarely makes. The subset is drawn uniformly
+        among the alternatives of weight > 0, none always kept; within it the
+        weights choose as usual. A subset that makes no program (none of its
+        operations reads an input of the signature, or it cannot fill its
+        sub-programs) is drawn again from the same rng, up to SWARM_SUBSETS
+        times, each tried SWARM_TRIES times within SWARM_PICKS picks, then
+        NoProgram. The same rng state gives the same program."""
+        if not 1 <= k <= len(self.alts):
+            raise ValueError(f"a swarm of {k} among {len(self.alts)} alternatives")
+        for _ in range(SWARM_SUBSETS):
+            chosen = sorted(rng.sample(range(len(self.alts)), k))    # grammar order: the weights' order
+            try:
+                view = self.restricted([self.alts[i] for i in chosen], SWARM_PICKS)
+                return view.sample(rng, inputs, SWARM_TRIES)
+            except NoProgram:
+                pass
+        raise NoProgram(f"no program from {SWARM_SUBSETS} swarm subsets of {k} alternatives")
 
     def _sample_steps(self, rng, inputs):
         """At most `target` top-level steps; the last ones go to inputs not yet used."""

@@ -206,7 +206,7 @@ def test_existing_corpus_is_never_touched(capsys, tmp_path):
     assert main([str(a) for a in argv]) == 0
     capsys.readouterr()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert set(before) == {"records-00000.jsonl", "manifest.json"}
+    assert set(before) == {"records-00000.jsonl", "manifest.json", "README.md"}
     for again in (argv, ["enumerate", "--max-ops", "1", "--inputs", "f32[2]", "--out", out]):
         msg = fails(capsys, again)
         assert msg.startswith(f"jaxsynth: error: {out}: "), msg

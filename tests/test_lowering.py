@@ -193,7 +193,9 @@ def test_a_bad_program_costs_only_itself(monkeypatch):
     specs = _specs("f32[3]")
     out = lower_batch([(good, specs), (bad, specs), (also_good, specs), (good, specs)])
     assert isinstance(out[1], LoweringError) and "reshape" in str(out[1]).lower()
-    assert out[0] == out[3] == lower(good, specs) and out[2] == lower(also_good, specs)
+    # text and ops (where ops were written depends on which call traced JAX's cached helpers first)
+    same = lambda a, b: (a.text, a.ops) == (b.text, b.ops)      # noqa: E731
+    assert same(out[0], out[3]) and same(out[0], lower(good, specs)) and same(out[2], lower(also_good, specs))
     assert alone == [bad]
 
 
@@ -229,7 +231,8 @@ def test_symbolic_lowering_batches_over_b():
     assert {"stablehlo.dynamic_reshape", "stablehlo.real_dynamic_slice",
             "stablehlo.get_dimension_size"} <= set(lowered.ops)
     assert "stablehlo.dynamic_reshape" not in lower(f, _specs("f32[2,3], f32[3]")).ops
-    assert lowered == lower(f, _specs("f32[2,3], f32[3]"), "cpu", True), "deterministic"
+    again = lower(f, _specs("f32[2,3], f32[3]"), "cpu", True)
+    assert (lowered.text, lowered.ops, lowered.symbolic) == (again.text, again.ops, again.symbolic), "deterministic"
 
 
 def test_extract_for_tpu_and_symbolically(tmp_path, capsys):
