@@ -22,8 +22,8 @@ from ..synth.printer import STYLES
 from ..synth.rules import SHAPES, Pools
 from ..synth.space import SWARM_SUBSETS, Config, Enumeration, NoProgram, Space
 from ..synth.types import SignatureError, check_dims, parse_signature
-from .tune import MEASURES, SOLVERS
-from .coverage import (ALT_FIELDS, COMPARE_FIELDS, OP_FIELDS, alt_matrix, alt_rows, collect, compare,
+from .tune import SOLVERS
+from .coverage import (ALT_FIELDS, COMPARE_FIELDS, MEASURES, OP_FIELDS, alt_matrix, alt_rows, collect, compare,
                        format_alt_matrix, format_compare, format_report, op_rows, to_csv)
 from .quality import Quality
 from .pipeline import Recipe, Run, build, executor
@@ -610,9 +610,9 @@ def cmd_tune(args):
     print(f"wrote {args.out}")
 
 
-COMMANDS = {"sample": cmd_sample, "tune": cmd_tune, "enumerate": cmd_enumerate, "bench": cmd_bench, "export": cmd_export,
-            "coverage": cmd_coverage,
-            "show": cmd_show, "validate": cmd_validate, "report": cmd_report, "extract": cmd_extract}
+COMMANDS = {"sample": cmd_sample, "enumerate": cmd_enumerate, "tune": cmd_tune, "bench": cmd_bench,
+            "coverage": cmd_coverage, "report": cmd_report, "show": cmd_show, "validate": cmd_validate,
+            "export": cmd_export, "extract": cmd_extract}
 
 
 def main(argv=None) -> int:

@@ -31,8 +31,8 @@ from ..lowering import universe
 from ..lowering.reach import NOT_EMITTED, reach_of, reachable
 from .diversity import Diversity, format_diversity
 from .quality import Quality, format_quality
-from .records import PROGRAM, CorpusError
-from .schema import iter_records, visible
+from .records import PROGRAM
+from .schema import checked_records, visible
 
 MEASURES = {
     "programs": "each op's share of the programs containing it, normalised to sum 1 over ops",
@@ -120,11 +120,26 @@ def collect(files, quality: Quality) -> Coverage:
     """The coverage of the records of `files` (as `schema.corpus_files` lists
     them); a record that breaks the schema is a CorpusError naming its line."""
     cov = Coverage(quality)
-    for where, record, problem in iter_records(files):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+    for _, record in checked_records(files):
         cov.add(record)
     return cov
+
+
+def ops_report(records) -> dict:
+    """What op distributions read of `Coverage.report`, from records' `ops`
+    alone (no quality scan, no diversity): "programs", "ops" (the
+    universe's, by count: {op, count, programs}) and "outside_universe"."""
+    u = universe()
+    n, programs, occurrences = 0, Counter(), Counter()
+    for record in records:
+        n += 1
+        for item in record["ops"]:
+            programs[item["op"]] += 1
+            occurrences[item["op"]] += item["count"]
+    hit = sorted((op for op in occurrences if op in u), key=lambda o: (-occurrences[o], o))
+    return {"programs": n,
+            "ops": [{"op": op, "count": occurrences[op], "programs": programs[op]} for op in hit],
+            "outside_universe": sorted(op for op in occurrences if op not in u)}
 
 
 # ---------------------------------------------------------------- op distributions

@@ -32,7 +32,7 @@ from ..synth.rules import SHAPES
 from ..synth.space import Config
 from ..synth.types import SignatureError, parse_signature
 from .records import MANIFEST, CorpusError
-from .schema import corpus_files, is_regular, iter_records, visible
+from .schema import checked_records, corpus_files, is_regular, visible
 
 CARD = "README.md"
 MARK = "<!-- jaxsynth dataset card: made from the corpus and rewritten with it -->"
@@ -162,17 +162,9 @@ class Summary:
         return sorted(self.fields - set(FIELDS))
 
 
-def _checked(files):
-    """(file:line, record) of every record; the first bad one is an error."""
-    for where, record, problem in iter_records(files):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
-        yield where, record
-
-
 def summarize(files) -> Summary:
     summary = Summary()
-    for _, record in _checked(files):
+    for _, record in checked_records(files):
         summary.add(record)
     return summary
 
@@ -318,7 +310,8 @@ def _origin(m: dict | None) -> list[str]:
     lines += [f"- grammar: `{_safe(m['grammar'])}` (sha256 `{_safe(m['grammar_sha256'])}`)",
               "- versions: " + (", ".join(f"{_safe(k)} {_safe(v)}" for k, v in versions.items()) or "not recorded"),
               f"- records: {counts['records']}; duplicates skipped: {counts['duplicates_skipped']}; "
-              f"programs that failed (none found, or not lowered): {failures}" + (" (reasons in `manifest.json`)" if failures else ""),
+              f"programs that failed (none found, or not lowered): {failures}"
+              + (" (reasons in `manifest.json`)" if failures else ""),
               ""]
     return lines
 
@@ -502,7 +495,7 @@ def _write_splits(pa, pq, files, schema, partials, bounds) -> tuple[int, int, in
                 p.unlink()      # left by a crash; never written through
             writers.append(pq.ParquetWriter(p, schema, compression="zstd"))
         counts, pending = [0, 0, 0], [[], [], []]
-        for where, record in _checked(files):
+        for where, record in checked_records(files):
             s = split_of(record["hash"], bounds)
             pending[s].append((where, record))
             counts[s] += 1

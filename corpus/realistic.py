@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import Counter
 from functools import lru_cache
 
 import jax
@@ -35,7 +34,7 @@ from jax import lax
 
 from ..lowering import PLATFORMS, LoweringError, fake_devices, lower, universe
 from ..synth.types import parse_signature
-from .coverage import MEASURES, shares
+from .coverage import MEASURES, ops_report, shares
 
 
 # ---------------------------------------------------------------- activations and jax.nn
@@ -725,32 +724,16 @@ def _lowered(platform: str) -> tuple:
     return tuple(out)
 
 
-def _report(records) -> dict:
-    """The records' ops as `Coverage.report` gives a corpus's: "programs",
-    "ops" (the universe's, by count: {op, count, programs}) and
-    "outside_universe" (func.*)."""
-    u = universe()
-    programs, occurrences = Counter(), Counter()
-    for record in records:
-        for item in record["ops"]:
-            programs[item["op"]] += 1
-            occurrences[item["op"]] += item["count"]
-    hit = sorted((op for op in occurrences if op in u), key=lambda o: (-occurrences[o], o))
-    return {"programs": len(records),
-            "ops": [{"op": op, "count": occurrences[op], "programs": programs[op]} for op in hit],
-            "outside_universe": sorted(op for op in occurrences if op not in u)}
-
-
 def target_shares(measure: str = "programs", platform: str = "cpu", records=None) -> dict[str, float]:
     """The op distribution of the real code in `measure` (see the module
     docstring), as `coverage.shares` gives a sampled corpus's, so the two
     compare; `records` defaults to `ops_of_real_code(platform)`."""
-    return shares(_report(ops_of_real_code(platform) if records is None else records), measure)
+    return shares(ops_report(ops_of_real_code(platform) if records is None else records), measure)
 
 
 def format_table(records, measure: str = "programs") -> str:
     """The op table, by decreasing share: op, functions containing it, occurrences, share."""
-    report = _report(records)
+    report = ops_report(records)
     share = shares(report, measure)
     lines = [f"{len(records)} functions of real JAX code reach {len(share)} of the {len(universe())} "
              f"stablehlo/chlo ops; share by {measure}", "",

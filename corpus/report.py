@@ -44,7 +44,7 @@ from .diversity import MAX_NESTING, nesting
 from .pipeline import _atomic_write
 from .quality import Quality
 from .records import PROGRAM, CorpusError
-from .schema import corpus_files, is_regular, iter_records, visible
+from .schema import checked_records, corpus_files, is_regular, visible
 
 GENERATOR = "jaxsynth report"
 # how every page this command writes begins: only a file that begins so is overwritten
@@ -137,9 +137,7 @@ def scan(path, grammar_of) -> Scan:
     the grammar whose flags the quality scan reads."""
     manifest, files = corpus_files(path)
     s = Scan(Path(path), manifest, Coverage(Quality(grammar_of(manifest))))
-    for where, record, problem in iter_records(files):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+    for where, record in checked_records(files):
         s.add(where, record)
     if not s.programs:
         raise CorpusError(f"{path}: no records")

@@ -323,10 +323,17 @@ def iter_records(files):
         yield where, (None if problem else record), problem
 
 
+def checked_records(files):
+    """(file:line, record) of every record of these files; the first that
+    breaks the schema is a CorpusError naming its line."""
+    for where, record, problem in iter_records(files):
+        if problem:
+            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+        yield where, record
+
+
 def read_records(path):
     """Checked records of a corpus directory (the shards its manifest lists)
     or of a .jsonl file, one dict at a time; the first bad one is an error."""
-    for where, record, problem in iter_records(corpus_files(path, warn=False)[1]):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+    for _, record in checked_records(corpus_files(path, warn=False)[1]):
         yield record

@@ -32,8 +32,9 @@ makes the model agree with the pilot. Two solvers:
 - `model` (default): minimises the distance of the model's prediction
   (smoothed; for a full target plus a tenth of KL(target || model), so that
   no wanted op is given up for the ops that come along with it) over
-  log-weights by gradient descent (JAX computes the gradient), within a trust region of a factor 4 per iteration, halved and
-  restarted from the best weights so far whenever a step made it worse;
+  log-weights by gradient descent (JAX computes the gradient), within a
+  trust region of a factor 4 per iteration, halved and restarted from the
+  best weights so far whenever a step made it worse;
 - `ipf`: iterative proportional fitting: each alternative's weight is scaled
   by the geometric mean of target/measured over the ops it produces.
 """
@@ -46,9 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..lowering import universe
-from .coverage import MEASURES, shares, tv
+from .coverage import ops_report, shares, tv
 from .records import PROGRAM, CorpusError
-from .schema import corpus_files, iter_records
+from .schema import checked_records, corpus_files, read_records
 
 SOLVERS = ("model", "ipf")
 TRUST = math.log(4.0)          # most a weight moves in one iteration, either way
@@ -92,19 +93,7 @@ def file_target(path: Path, measure: str) -> Target:
 
 def corpus_target(path: Path, measure: str) -> Target:
     """The op distribution of another corpus (any format: only `ops` is read)."""
-    programs, table = 0, {}
-    _, files = corpus_files(Path(path))
-    for where, record, problem in iter_records(files):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
-        programs += 1
-        for o in record["ops"]:
-            count, held = table.get(o["op"], (0, 0))
-            table[o["op"]] = (count + o["count"], held + 1)
-    u = universe()
-    report = {"programs": programs, "ops": [{"op": op, "count": c, "programs": p}
-                                            for op, (c, p) in sorted(table.items()) if op in u]}
-    values = shares(report, measure)
+    values = shares(ops_report(read_records(path)), measure)
     if not values:
         raise CorpusError(f"{path}: no stablehlo or chlo op in its records")
     return Target(str(path), values, True)
@@ -147,10 +136,7 @@ class Pilot:
     def read(cls, path, within: dict | None = None) -> "Pilot":
         """`within`: alternative -> the context key its rule applies only within ("mesh")."""
         pilot, u = cls(within=dict(within or {})), universe()
-        _, files = corpus_files(Path(path))
-        for where, record, problem in iter_records(files):
-            if problem:
-                raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+        for where, record in checked_records(corpus_files(Path(path))[1]):
             if "attribution" not in record:
                 raise CorpusError(f"{where}: record without 'attribution' (a corpus older than format 4); "
                                   f"make it again with this version")

@@ -401,3 +401,14 @@ def test_sampled_records_attribute_every_op(corpora, capsys):
     assert {alt: row["uses"] for alt, row in matrix.items() if alt != "(program)"} == \
         dict(sum((Counter(r["alternatives"]) for r in records), Counter()))
     assert matrix["sort"]["ops"]["stablehlo.sort"]["count"] >= 1
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(corpora):
+    """`jaxsynth show DIR --stablehlo | head -1`: no traceback when head closes
+    the pipe before the output (more than a pipe holds) is written."""
+    import subprocess
+    import sys
+    done = subprocess.run(f"{sys.executable} -m jaxsynth.corpus.cli show {corpora[0]} -n 40 --stablehlo | head -1",
+                          shell=True, capture_output=True, text=True, timeout=300)
+    assert done.stdout.startswith("── ") and done.stdout.count("\n") == 1
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

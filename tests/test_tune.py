@@ -72,7 +72,8 @@ def test_a_corpus_target_is_that_corpus_s_distribution(pilot_dir):
 
 def test_distances_of_full_and_partial_targets():
     values = {"a": 0.5, "b": 0.25}
-    assert distance(Target("t", {"a": 0.5, "b": 0.5}, True), values) == pytest.approx(tv(normalised(values), {"a": .5, "b": .5}))
+    half = {"a": 0.5, "b": 0.5}
+    assert distance(Target("t", half, True), values) == pytest.approx(tv(normalised(values), half))
     assert distance(Target("t", {"a": 0.2}, False), values) == pytest.approx(0.3)
     assert distance(Target("t", {"c": 0.1}, False), values) == pytest.approx(0.1)
 
