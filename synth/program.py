@@ -8,8 +8,10 @@ an operation alternative to values in scope. From the steps come
 - the dataflow graph, a `networkx.DiGraph` whose nodes are values (inputs,
   intermediates; outputs marked) with dtype and shape, and whose edges are
   uses: operands, values a step's sub-programs capture, and shape-only uses
-  (which do not keep a value from being returned); it gives size, depth and
-  the structural hash.
+  (which do not keep a value from being returned); it defines depth and the
+  structural hash (`depth_of_graph`, `structural_hash_of_graph`), which
+  `Program` computes from the steps alone, the same numbers and strings
+  without building the graph.
 
 The structural hash ignores variable names, the order of independent
 statements, the order of returned values, and whether a repeated
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import networkx as nx
@@ -51,10 +53,10 @@ def value_name(i: int) -> str:
     return f"v{i}"
 
 
-def ref(name: str):
+def ref(name: str, tree=Tree, token=Token):
     """How a program writes a reference to a value or parameter: a NAME token,
     or a `carry` tree for a component of a tuple carry (`c[0]`)."""
-    return Tree("carry", [Token("CARRY", name)]) if name.startswith("c[") else Token("NAME", name)
+    return tree("carry", [token("CARRY", name)]) if name.startswith("c[") else token("NAME", name)
 
 
 def chain_start(body: Body) -> int:
@@ -77,35 +79,66 @@ def chain_scope(body: Body) -> tuple[tuple[str, Type], ...]:
     return tuple(p for i, p in enumerate(body.params) if i != start)
 
 
-def op_tree(step: Step, refs, outer) -> Tree:
+def op_tree(step: Step, refs, outer, tree=Tree, token=Token) -> Tree:
     """The tree of one step, given the trees (or name tokens) of the values in
-    its scope (`refs`) and of the values its sub-programs may capture (`outer`)."""
+    its scope (`refs`) and of the values its sub-programs may capture (`outer`).
+    `tree` and `token` make the nodes: lark's by default, or their text
+    (`tree_text`, `token_text`) to get the tree's repr without building it."""
     slots, attrs, chains = iter(step.app.slots), iter(step.app.attrs), iter(step.bodies)
     children = []
-    for sym in step.alt.expansion:
-        if isinstance(sym, NonTerminal):
+    for is_slot, name in _children(step.alt):
+        if is_slot:
             slot = next(slots)
             if isinstance(slot, Body):
-                body = body_tree(slot, next(chains), outer)
-                if sym.name == "lam":
-                    body = Tree("lam", [Token("NAME", n) for n, _ in slot.params] + [body])
+                body = body_tree(slot, next(chains), outer, tree, token)
+                if name == "lam":
+                    body = tree("lam", [token("NAME", n) for n, _ in slot.params] + [body])
                 children.append(body)
             else:
                 children.append(refs[slot])
-        elif isinstance(sym, Terminal) and not sym.filter_out:
-            children.append(Token(sym.name, next(attrs)))
-    return Tree(step.alt.name, children)
+        else:
+            children.append(token(name, next(attrs)))
+    return tree(step.alt.name, children)
 
 
-def body_tree(body: Body, chain, outer) -> Tree | Token:
+@lru_cache(maxsize=4096)
+def _children(alt: Alt) -> tuple[tuple[bool, str], ...]:
+    """(whether it is a slot, its name) for each symbol of the alternative
+    that makes a child in its tree: rules (slots) and kept terminals (attributes)."""
+    return tuple((isinstance(sym, NonTerminal), sym.name) for sym in alt.expansion
+                 if isinstance(sym, NonTerminal) or isinstance(sym, Terminal) and not sym.filter_out)
+
+
+def body_tree(body: Body, chain, outer, tree=Tree, token=Token) -> Tree | Token:
     """A sub-program's expression: its chain applied to its start parameter.
     A chain step sees the body's other parameters, the current value, then
     the enclosing program's values (`outer`, captured by the lambda)."""
-    scope = [ref(n) for n, _ in chain_scope(body)]
-    cur = ref(body.params[chain_start(body)][0])
+    scope = [ref(n, tree, token) for n, _ in chain_scope(body)]
+    cur = ref(body.params[chain_start(body)][0], tree, token)
     for step in chain:
-        cur = op_tree(step, scope + [cur] + list(outer), outer)
+        cur = op_tree(step, scope + [cur] + list(outer), outer, tree, token)
     return cur
+
+
+def tree_text(data: str, children: list[str]) -> str:
+    """`repr(Tree(data, children))`, given the reprs of the children."""
+    return f"Tree({data!r}, [{', '.join(children)}])"
+
+
+def token_text(kind: str, value: str) -> str:
+    """`repr(Token(kind, value))`."""
+    return f"Token({kind!r}, {value!r})"
+
+
+BLANK = Token("NAME", "_")
+
+
+def label(step: Step, scope: int) -> str:
+    """What the dataflow graph labels a step with, in a scope of `scope`
+    values: the repr of its tree with every operand and captured value
+    written `_`. Built as text: the same string, without the lark nodes."""
+    blank = [repr(BLANK)] * scope
+    return op_tree(step, blank, blank, tree_text, token_text)
 
 
 def reads(step: Step) -> list[int]:
@@ -223,23 +256,67 @@ class Program:
 
     @property
     def depth(self) -> int:
-        """Most operations on one path through the dataflow graph, bodies excluded."""
-        g, depth = self.graph, {}
-        for v in nx.topological_sort(g):
-            ops = [depth[u] for u in g.predecessors(v)]
-            depth[v] = (g.nodes[v]["kind"] == "op") + max(ops, default=0)
-        return max(depth.values(), default=0)
+        """Most operations on one path through the dataflow graph, bodies
+        excluded (`depth_of_graph`), computed from the steps."""
+        depth = [0] * len(self.inputs)
+        for s, vs in zip(self.steps, self.values):
+            depth += [1 + max((depth[u] for u in uses(s)), default=0)] * len(vs)
+        return max(depth, default=0)
 
     @cached_property
     def structural_hash(self) -> str:
-        g, memo = self.graph, {}
-        for v in nx.topological_sort(g):
-            node = g.nodes[v]
-            if node["kind"] == "input":
-                key = f"in{node['index']}:{self.types[node['index']]}"
-            else:
-                ops = sorted(((p, memo[u]) for u in g.predecessors(v) for p in g.edges[u, v]["pos"]))
-                key = node["label"] + "|" + ",".join(h for _, h in ops)
-            memo[v] = hashlib.sha256(key.encode()).hexdigest()
-        outs = sorted(memo[self.name(i)] for i in self.outputs)
-        return hashlib.sha256((format_signature(self.inputs) + "|" + ",".join(outs)).encode()).hexdigest()[:32]
+        """The hash of the dataflow graph (`structural_hash_of_graph`, its
+        definition), computed from the steps: a corpus run hashes every
+        program it draws, and most never reach the graph."""
+        memo = [_digest(_input_key(i, t)) for i, t in enumerate(self.inputs)]
+        for s, vs in zip(self.steps, self.values):
+            text, args = label(s, vs.start), ",".join(memo[u] for u in uses(s))
+            memo += [_digest(f"{text}|{args}")] if len(vs) == 1 else \
+                [_digest(f"{text}#{r}|{args}") for r in range(len(vs))]
+        return _program_digest(self.inputs, [memo[i] for i in self.outputs])
+
+
+def uses(step: Step) -> list[int]:
+    """Every value a step uses, at its position among the graph's edges into
+    the step's values: operands in slot order (shape-only ones included),
+    then captured values in chain order."""
+    return [s for s in step.app.slots if isinstance(s, int)] + captures(step)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _input_key(i: int, t: Type) -> str:
+    return f"in{i}:{t}"
+
+
+def _program_digest(inputs, outputs) -> str:
+    """The hash of a program whose returned values have these digests, in any order."""
+    return _digest(format_signature(inputs) + "|" + ",".join(sorted(outputs)))[:32]
+
+
+def depth_of_graph(program: Program) -> int:
+    """Most operations on one path through the program's dataflow graph."""
+    g, depth = program.graph, {}
+    for v in nx.topological_sort(g):
+        ops = [depth[u] for u in g.predecessors(v)]
+        depth[v] = (g.nodes[v]["kind"] == "op") + max(ops, default=0)
+    return max(depth.values(), default=0)
+
+
+def structural_hash_of_graph(program: Program) -> str:
+    """The structural hash, defined on the dataflow graph: each value's digest
+    is that of its label and the digests of the values at its edges'
+    positions (an input's: its number and type); the program's, that of its
+    signature and its returned values' digests, sorted."""
+    g, memo = program.graph, {}
+    for v in nx.topological_sort(g):
+        node = g.nodes[v]
+        if node["kind"] == "input":
+            key = _input_key(node["index"], program.types[node["index"]])
+        else:
+            ops = sorted(((p, memo[u]) for u in g.predecessors(v) for p in g.edges[u, v]["pos"]))
+            key = node["label"] + "|" + ",".join(h for _, h in ops)
+        memo[v] = _digest(key)
+    return _program_digest(program.inputs, [memo[program.name(i)] for i in program.outputs])

@@ -27,6 +27,7 @@ bounds of `types` (MAX_DIM, MAX_SIZE) whatever the pools.
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import functools
@@ -80,6 +81,7 @@ class Space:
         self._shapes = tuple(s for s in self.pools.shapes if within_bounds(s))
         self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
         self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
+        self._transfers = lru_cache(maxsize=100_000)(self._transfers_uncached)
 
     def _choose_among(self, alts) -> None:
         """Sample only from `alts`, by their weights."""
@@ -107,15 +109,21 @@ class Space:
         """Forget memoised applications (they grow with every new signature)."""
         self._apps.cache_clear()
         self._body_apps.cache_clear()
+        self._transfers.cache_clear()
 
     # ------------------------------------------------------------ the steps
 
-    def _apps_uncached(self, alt: Alt, types: tuple[Type, ...], depth: int, context) -> tuple[App, ...]:
+    def _apps_uncached(self, alt: Alt, types: tuple[Type, ...], depth: int, context,
+                       results=None, reading=None) -> tuple[App, ...]:
+        """The applications of `alt` to values of these types, in rule order;
+        if given, only those of one result in `results` and those reading
+        value `reading` (selecting before the operands are placed costs far
+        less than placing them all and dropping most)."""
         if alt.has_bodies and depth >= self.config.max_depth:
             return ()
         if "nodiff" in alt.flags and dict(context).get("diff"):
             return ()
-        apps = alt.apps(types, self.pools, context)
+        apps = self._placed(alt, types, context, results, reading)
         if alt.distinct:        # x - x, x < x: the result is fixed by construction
             apps = (a for a in apps if _distinct_operands(a))
         if alt.same:            # jnp.pad(x, (0, x.shape[0])): one value in every operand slot
@@ -123,6 +131,41 @@ class Space:
         if context:             # sub-programs run within what their enclosing one runs within
             apps = (_inherit(a, context) for a in apps)
         return tuple(apps)
+
+    def _transfers_uncached(self, rule, args, kinds, context) -> tuple[tuple[tuple[Type, ...], tuple[App, ...]], ...]:
+        """What `alt.apps` gives over values of distinct types `kinds`, by the
+        types of the operands (in the order of `kinds`), for every alternative
+        of this rule and arguments (`unary(float)` has dozens)."""
+        groups = {}
+        for app in rule.apps(kinds, self.pools, args, context):
+            groups.setdefault(tuple(kinds[s] for s in app.slots if isinstance(s, int)), []).append(app)
+        return tuple((key, tuple(apps)) for key, apps in groups.items())
+
+    def _placed(self, alt, types, context, results, reading) -> list[App]:
+        """`alt.apps(types, ...)`, selected as in `_apps_uncached`, in the same order.
+        A scope holds the same type many times and grows by a step at a time:
+        scopes rarely recur, their sets of types more often. What a transfer
+        gives depends only on its operands' types, so it runs over the
+        distinct types (memoised on their set), and each of its applications
+        is placed on every choice of values of those types. Rule order is the
+        order of the operand indices (the rule loops over them in scope
+        order), then the transfer's."""
+        def keep(app):
+            return results is None or app.result in results and not app.more
+        if alt.rule.scope:      # the transfer sees the whole scope: no two scopes give the same
+            return [a for a in alt.apps(types, self.pools, context)
+                    if keep(a) and (reading is None or reading in a.slots)]
+        where = {}
+        for i, t in enumerate(types):
+            where.setdefault(t, []).append(i)
+        chosen = []
+        for operands, apps in self._transfers(alt.rule, alt.args, tuple(sorted(where)), context):
+            apps = [a for a in apps if keep(a)]
+            if apps:
+                chosen += [(values, apps) for values in itertools.product(*(where[t] for t in operands))
+                           if reading is None or reading in values]
+        chosen.sort(key=operator.itemgetter(0))     # each tuple of values has one tuple of types: no ties
+        return [_place(app, values) for values, apps in chosen for app in apps]
 
     def apps(self, alt: Alt, types: tuple[Type, ...], depth: int = 0, context=None) -> tuple[App, ...]:
         """Every application of `alt` to values of these types (within a
@@ -135,9 +178,8 @@ class Space:
         if dict(body.context).get("closed"):
             outer = ()
         local = tuple(t for _, t in chain_scope(body)) + (body.result,)
-        cur = len(local) - 1
-        return tuple(a for a in self.apps(alt, local + outer, depth, body.context)
-                     if a.result == body.result and not a.more and cur in a.slots)
+        return self._apps_uncached(alt, local + outer, depth, body.context, results=(body.result,),
+                                   reading=len(local) - 1)
 
     def body_apps(self, alt: Alt, body: Body, depth: int, outer: tuple[Type, ...]) -> tuple[App, ...]:
         """Applications that extend a body's chain: read the current value and keep
@@ -289,7 +331,7 @@ class Space:
 
     def _produce(self, rng, needs, types, used, steps):
         """Add a step whose result is a type some rule needs (a scalar predicate, say)."""
-        options = [(a, [app for app in self.apps(a, tuple(types)) if app.result in needs and not app.more])
+        options = [(a, self._apps_uncached(a, tuple(types), 0, self.context, results=needs))
                    for a in self.alts if not a.has_bodies and a.reads]
         options = [(a, apps) for a, apps in options if apps]
         if options:
@@ -366,6 +408,12 @@ def _inherit(app: App, context) -> App:
     return app._replace(slots=slots)
 
 
+def _place(app: App, operands) -> App:
+    """The application with these values in its operand slots, in order."""
+    values = iter(operands)
+    return App(tuple(next(values) if isinstance(s, int) else s for s in app.slots), app.attrs, app.result, app.more)
+
+
 def _distinct_operands(app: App) -> bool:
     operands = [s for s in app.slots if isinstance(s, int)]
     return len(set(operands)) == len(operands)
@@ -423,6 +471,8 @@ class Enumeration:
         self._chain = lru_cache(maxsize=None)(self._chain_uncached)
         self._fill = lru_cache(maxsize=None)(self._fill_uncached)
         self._steps = lru_cache(maxsize=None)(self._steps_uncached)
+        # consecutive indices unrank through the same choices: their blocks, indexed
+        self._indexed = lru_cache(maxsize=4096)(self._indexed_uncached)
 
     def _steps_uncached(self, types) -> tuple:
         """(alt, app, inputs its operands read, its sub-programs) for every
@@ -538,26 +588,34 @@ class Enumeration:
 
     # ------------------------------------------------------------ unranking
 
-    @staticmethod
-    def _find(blocks, mask, i):
+    def _indexed_uncached(self, blocks, args) -> dict:
+        """mask -> (the end of each block's index range, the blocks), in order,
+        of the blocks `blocks` (a `_*_blocks` method's name) yields for args."""
+        out: dict = {}
+        for m, size, block in getattr(self, blocks)(*args):
+            ends, found = out.setdefault(m, ([], []))
+            ends.append((ends[-1] if ends else 0) + size)
+            found.append(block)
+        return out
+
+    def _find(self, blocks, args, mask, i):
         """The block of this mask that holds index i, and i within it."""
-        for m, size, block in blocks:
-            if m == mask:
-                if i < size:
-                    return block, i
-                i -= size
-        raise IndexError("index beyond count")
+        ends, found = self._indexed(blocks, args).get(mask, ((), ()))
+        j = bisect.bisect_right(ends, i)
+        if j == len(ends):
+            raise IndexError("index beyond count")
+        return found[j], i - (ends[j - 1] if j else 0)
 
     def _unrank_program(self, types, unused, r, i):
-        block, i = self._find(self._program_blocks(types, unused, r), 0, i)
+        block, i = self._find("_program_blocks", (types, unused, r), 0, i)
         return self._build_program(types, block, i)
 
     def _unrank_fill(self, bodies, outer, depth, s, distinct, mask, i):
-        block, i = self._find(self._fill_blocks(bodies, outer, depth, s, distinct), mask, i)
+        block, i = self._find("_fill_blocks", (bodies, outer, depth, s, distinct), mask, i)
         return self._build_fill(bodies, outer, depth, block, i)
 
     def _unrank_chain(self, body, outer, depth, k, mask, i):
-        block, i = self._find(self._chain_blocks(body, outer, depth, k), mask, i)
+        block, i = self._find("_chain_blocks", (body, outer, depth, k), mask, i)
         return self._build_chain(body, outer, depth, k, block, i)
 
     def program(self, size: int, index: int) -> Program:

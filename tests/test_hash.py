@@ -6,6 +6,10 @@ the order of independent statements, the order of returned values, and
 whether a repeated subexpression is bound once or written twice (README,
 "Programs, enumeration and the hash"). Records are deduplicated by this hash,
 so a hash that confuses two programs silently drops one of them.
+
+It is defined on the dataflow graph (`structural_hash_of_graph`) and computed
+from the steps without the graph (`Program.structural_hash`): the two must
+give the same string for every program, as must the two depths.
 """
 import random
 
@@ -14,10 +18,12 @@ from hypothesis import given, settings, strategies as st
 
 import brute
 import jaxsynth.synth.program as program_module
+from jaxsynth.synth.grammar import override_weights
 from jaxsynth.synth.printer import to_source
-from jaxsynth.synth.program import Program, Step, captures, chain_scope
-from jaxsynth.synth.rules import App, Body, Pools
-from jaxsynth.synth.space import Config, Space
+from jaxsynth.synth.program import (BLANK, Program, Step, captures, chain_scope, depth_of_graph, label, op_tree,
+                                    structural_hash_of_graph)
+from jaxsynth.synth.rules import SHAPES, App, Body, Pools
+from jaxsynth.synth.space import Config, Enumeration, Space
 from jaxsynth.synth.types import Type, parse_signature
 
 
@@ -197,3 +203,80 @@ def test_signature_matters(space):
     p = program("f32[3]", step(space, "exp", sig))
     assert Program(parse_signature("f32[4]"), p.steps).structural_hash != p.structural_hash
     assert Program((Type("f32", (3,)),), p.steps).structural_hash == p.structural_hash
+
+
+# ---------------------------------------------------------------- the graph and the steps agree
+
+# operations with several results (`a, b = lax.top_k(x, 2)`): each result is a value of its own
+MULTI_RESULT = ("top_k", "divmod", "sort_pair", "qr", "eigh")
+
+
+def structured(grammar):
+    """The space sampling only sub-programs (loops, branches, maps), operations
+    with several results, shape-only operations (zeros_like, ten times as
+    often as by default) and a few elementwise ones to fill the sub-programs with."""
+    def weight(a):
+        if not a.reads:
+            return 10 * a.weight
+        keep = a.has_bodies or a.name in MULTI_RESULT or a.name in ("add", "mul", "sub", "exp", "sin")
+        return a.weight if keep else 0
+    return Space(override_weights(grammar, [("test", a.name, str(weight(a))) for a in grammar.alts]))
+
+
+@pytest.fixture(scope="module")
+def samplers(grammar):
+    default = Space(grammar)
+    return {
+        "default": default.sample,
+        "large": Space(grammar, Config(max_ops=12, max_depth=3, max_body_ops=3)).sample,
+        "batched": Space(grammar, Config(batched=True)).sample,
+        "realistic": Space(grammar, Config(pools=SHAPES["realistic"])).sample,
+        "structured": structured(grammar).sample,
+        "swarm": lambda rng: default.sample_swarm(rng, 20),
+    }
+
+
+def assert_agrees_with_graph(p: Program):
+    g = p.graph
+    for s, vs in zip(p.steps, p.values):
+        text = label(s, vs.start)
+        assert text == str(op_tree(s, [BLANK] * vs.start, [BLANK] * vs.start))
+        assert [g.nodes[p.name(i)]["label"] for i in vs] == ([text] if len(vs) == 1 else
+                                                             [f"{text}#{r}" for r in range(len(vs))])
+    assert p.structural_hash == structural_hash_of_graph(p)
+    assert p.depth == depth_of_graph(p)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32), profile=st.sampled_from(["default", "large", "batched", "realistic",
+                                                            "structured", "swarm"]))
+def test_sampled_programs_hash_as_their_graph(samplers, seed, profile):
+    assert_agrees_with_graph(samplers[profile](random.Random(seed)))
+
+
+def test_samplers_reach_what_the_graph_records(samplers):
+    """The property above meets every kind of edge and node: sub-programs,
+    captured values, several results, shape-only uses, nested sub-programs."""
+    steps = [s for i in range(40) for s in samplers["structured"](random.Random(f"kinds:{i}")).steps]
+    assert sum(bool(s.bodies) for s in steps) > 20
+    assert sum(bool(captures(s)) for s in steps) > 10
+    assert sum(bool(s.app.more) for s in steps) > 5
+    assert sum(not s.alt.reads for s in steps) > 5
+    assert sum(any(c.bodies for chain in s.bodies for c in chain) for s in steps) > 5
+
+
+@pytest.mark.parametrize("alternatives, sig", [
+    (("add", "exp", "zeros_like", "top_k", "fori_loop", "while_loop"), "f32[2]"),
+    (("add", "sin", "zeros_like", "sort_pair", "switch", "fori_pair"), "f32[2], i32[]"),
+])
+def test_enumerated_programs_hash_as_their_graph(grammar, alternatives, sig):
+    """Every program of sizes 1..3 of a small space."""
+    space = Space(grammar, Config(pools=Pools(dims=(2,), floats=("2.0",), small_ints=(2,))))
+    enum = Enumeration(space.restricted([grammar.by_name[a] for a in alternatives]), parse_signature(sig))
+    programs = list(enum.programs(3))
+    assert len(programs) == sum(enum.counts(3)) > 1000
+    for p in programs:
+        assert_agrees_with_graph(p)
+    steps = [s for p in programs for s in p.steps]
+    assert all(any(f(s) for s in steps) for f in (lambda s: s.bodies, captures, lambda s: s.app.more,
+                                                  lambda s: not s.alt.reads))
