@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from ..lowering import PLATFORMS, LoweringError, fake_devices, load_function, lower, universe
@@ -27,7 +28,9 @@ from .coverage import (ALT_FIELDS, COMPARE_FIELDS, MEASURES, OP_FIELDS, alt_matr
                        format_alt_matrix, format_compare, format_report, op_rows, to_csv)
 from .quality import Quality
 from .pipeline import Recipe, Run, build, executor
-from .records import CorpusError
+from .bench import ENUMERATE, SHARD
+from .compose import default_cache_root
+from .records import CorpusError, Mismatch
 from .schema import corpus_files, is_regular, iter_records, read_manifest, visible
 
 DEFAULT_OUT = Path("corpus") / "out"
@@ -84,6 +87,30 @@ def _lowering_options(s):
                         "programs are sampled from operations JAX can batch")
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in [0, 1]")
+    return value
+
+
+def _strategy_options(s):
+    s.add_argument("--lowering", choices=("compose", "batched"), default="compose",
+                   help="compose (default): each distinct step lowered once by JAX and programs spliced from "
+                        "them, the text JAX prints (programs JAX's whole-program passes change are lowered by "
+                        "JAX); batched: every program lowered by JAX, many to a module")
+    s.add_argument("--verify", type=_fraction, default=0.01, metavar="P",
+                   help="compose: lower this fraction of spliced programs (chosen by hash) by JAX as well; a "
+                        "difference stops the run before the program is written (default 0.01)")
+    s.add_argument("--cache", type=Path, default=default_cache_root(),
+                   help="compose: directory of the fragment cache, shared by runs and workers "
+                        f"(default {default_cache_root()})")
+    s.add_argument("--no-cache", action="store_true", help="compose: no fragment cache on disk")
+
+
 def _weights_options(s):
     s.add_argument("--grammar", type=Path, help="grammar file (default: the packaged grammar/jax.lark)")
     s.add_argument("--profile", choices=profiles(),
@@ -113,6 +140,7 @@ def build_parser() -> Parser:
         s.add_argument("--backend", choices=("local", "ray"), default="local")
         s.add_argument("--address", help="Ray cluster address (auto, HOST:PORT; default: start a local Ray)")
         _lowering_options(s)
+        _strategy_options(s)
 
     s = sub.add_parser("sample", help="write a corpus of random programs")
     s.add_argument("-n", type=_positive, default=2000, help="number of records (default 2000)")
@@ -135,9 +163,14 @@ def build_parser() -> Parser:
     s.add_argument("--shard", type=_shard, help="I/N: only the I-th of N equal parts of the index space")
     generation(s)
 
-    s = sub.add_parser("bench", help="the pipeline against a naive lowering loop, on the same programs")
-    s.add_argument("-n", type=_positive, default=1000, help="programs (default 1000)")
+    s = sub.add_parser("bench", help="lowering strategies against a naive loop, on the same programs")
+    s.add_argument("-n", type=_positive, default=1000, help="sampled programs (default 1000)")
     s.add_argument("--seed", type=_natural, default=0)
+    s.add_argument("--shard", type=_shard, default=SHARD, metavar="I/N",
+                   help="the part of the enumerate workload (--max-ops {max_ops} --inputs \"{inputs}\" --dims 2) "
+                        "to run (default {0}/{1})".format(*SHARD, **ENUMERATE))
+    s.add_argument("--cold", action="store_true",
+                   help="compose from an empty fragment cache (default: the cache an untimed run filled)")
     s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
     s.add_argument("--shard-size", type=_positive, default=SHARD_SIZE)
     s.add_argument("--grammar", type=Path)
@@ -251,7 +284,8 @@ def _signature(text):
 
 def _recipe(kind, args, grammar, config, inputs, **extra) -> Recipe:
     return Recipe(kind, grammar.path, grammar.text, tuple(grammar.overrides.items()), config, args.style,
-                  inputs=inputs, platform=args.platform, symbolic=args.symbolic, **extra)
+                  inputs=inputs, platform=args.platform, symbolic=args.symbolic, strategy=args.lowering,
+                  verify=args.verify, cache=None if args.no_cache else str(args.cache), **extra)
 
 
 class _Ticker:
@@ -359,7 +393,19 @@ def _run(args, recipe, target, first=0, last=None, **manifest):
           f"{status.duplicates} duplicates skipped; {fails} failures{' (' + reasons + ')' if fails else ''}; "
           f"{len(status.ops & universe())} stablehlo/chlo ops covered"
           + (f"; shards made again: {status.regenerated}" if status.regenerated else ""))
+    if status.lowering["spliced"]:
+        print(lowering_summary(status.lowering, status.fragments))
     return m
+
+
+def lowering_summary(programs: Counter, steps: Counter) -> str:
+    """A line on how a compositional run lowered its programs and found its steps."""
+    made = programs["spliced"] + programs["by_jax"]
+    met = steps["hit"] + steps["disk"] + steps["lowered"]
+    return (f"lowering: {programs['spliced']} of {made} programs spliced ({programs['verified']} of them "
+            f"verified against JAX), {programs['by_jax']} lowered by JAX; steps: "
+            + ", ".join(f"{steps[k] / max(met, 1):.0%} {what}" for k, what in
+                        (("hit", "in memory"), ("disk", "from the cache on disk"), ("lowered", "lowered"))))
 
 
 # ---------------------------------------------------------------- commands
@@ -424,7 +470,7 @@ def cmd_bench(args):
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=args.seed)
     # with --json, stdout is one JSON document: the report goes to stderr
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else print
-    result = bench(recipe, args.n, args.workers, args.shard_size, say=say)
+    result = bench(recipe, args.n, args.workers, args.shard_size, args.cold, args.shard, say=say)
     if args.json:
         print(json.dumps(result))
 
@@ -622,7 +668,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         COMMANDS[args.command](args)
-    except (UsageError, GrammarError, CorpusError, SignatureError, NoProgram) as e:
+    except (UsageError, GrammarError, CorpusError, SignatureError, NoProgram, Mismatch) as e:
         print(f"jaxsynth: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ with `"complete": false` and the sha256 of every shard, and last with
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import itertools
 import json
@@ -40,6 +41,7 @@ from ..lowering import LoweringError, fake_devices
 from ..synth.grammar import load_grammar, override_weights
 from ..synth.space import Config, Enumeration, NoProgram, Space
 from ..synth.types import Type
+from .compose import Composer, FragmentCache
 from .dataset import write_card
 from .records import FORMAT, MANIFEST, CorpusError, make_records, shard_name, versions
 from .schema import is_regular, iter_records, read_manifest
@@ -61,6 +63,10 @@ class Recipe:
     symbolic: bool = False             # lowered with symbolic dimensions (lowering.lower_symbolic)
     uniform: bool = False              # sample: a uniform index of the enumeration of `inputs`
     swarm: int | None = None           # sample: each program from a random subset of this many alternatives
+    # how programs are lowered, which does not change a record (see `compose`):
+    strategy: str = "compose"          # spliced from their steps' lowerings, or "batched": all by JAX
+    verify: float = 0.01               # compose: the fraction of programs lowered by JAX as well, and compared
+    cache: str | None = None           # compose: the directory of the fragment cache on disk; None: none
 
     @property
     def lowering(self) -> dict:
@@ -79,7 +85,8 @@ class Recipe:
             "command": self.kind, "seed": self.seed if self.kind == "sample" else None,
             "inputs": [str(t) for t in self.inputs] if self.inputs else None,
             "max_size": self.max_size or None, "config": {**config, "style": self.style},
-            "lowering": self.lowering, **chosen}))
+            "lowering": self.lowering, **chosen,
+            "strategy": {"name": self.strategy, "verify": self.verify if self.strategy == "compose" else 0}}))
 
 
 SAMPLING_ONLY = ("max_ops", "max_body_ops", "max_inputs")     # fields of Config enumeration ignores
@@ -135,8 +142,10 @@ def programs(recipe: Recipe, start: int, stop: int):
         yield {"id": f"s{recipe.seed}-{k}", "seed": recipe.seed, "index": k}, program
 
 
+# what --resume may change: how a run is lowered changes no record
+NOT_COMPARED = ("versions", "grammar", "strategy")
 BARREN_SHARDS = 20      # shards in a row without a new record before a run gives up
-CLEAR_EVERY = 1000       # programs a process lowers between clearings of JAX's caches
+CLEAR_EVERY = 1000       # programs (or steps) JAX lowers in a process between clearings of its caches
 _LOWERED = [0]
 
 
@@ -146,13 +155,33 @@ class Shard:
     lines: list[tuple[str, str, tuple[str, ...]]]   # (hash, JSON line, ops) in index order
     duplicates: int = 0
     failures: dict = field(default_factory=dict)
+    lowering: Counter = field(default_factory=Counter)     # programs spliced, verified, lowered by JAX
+    fragments: Counter = field(default_factory=Counter)    # this shard's steps: hit, disk, lowered
+
+
+@lru_cache(maxsize=4)
+def composer(recipe: Recipe):
+    """The process's compositional lowering of a recipe (its pieces kept
+    across shards), or None where programs are lowered by JAX alone."""
+    if recipe.strategy != "compose" or recipe.symbolic:
+        return None
+    grammar = build(recipe)[0]
+    cache = FragmentCache(recipe.cache, grammar.sha256, recipe.platform) if recipe.cache else None
+    return Composer(grammar, recipe.platform, cache)
+
+
+# Python's cyclic collector, at its default thresholds, walks the whole heap
+# (JAX's caches, the pieces) so often that it took 70% of splicing's time
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
     """Generate, print, lower and serialise one shard (a pure function of its arguments)."""
     fake_devices()          # first thing in a fresh Ray worker; a no-op where already set
+    gc.set_threshold(*GC_THRESHOLDS)
     grammar, space, _ = build(recipe)
     shard, seen, failures, unique = Shard(number, []), set(), Counter(), []
+    before = Counter(composer(recipe).stats) if composer(recipe) is not None else Counter()
     for origin, program in programs(recipe, start, stop):
         if isinstance(program, NoProgram):
             failures[f"NoProgram: {program}"[:120]] += 1
@@ -162,17 +191,22 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
             seen.add(program.structural_hash)
             unique.append((origin, program))
     for program, record in make_records(unique, grammar, recipe.style, platform=recipe.platform,
-                                        symbolic=recipe.symbolic):
+                                        symbolic=recipe.symbolic, composer=composer(recipe),
+                                        verify=recipe.verify, stats=shard.lowering):
         if isinstance(record, LoweringError):
             failures[str(record)[:120]] += 1
             continue
         ops = tuple(o["op"] for o in record["ops"])
         shard.lines.append((program.structural_hash, json.dumps(record, ensure_ascii=False) + "\n", ops))
     shard.failures = dict(failures)
+    if composer(recipe) is not None:
+        shard.fragments = Counter(composer(recipe).stats) - before
     # keep memory flat over long runs: what these caches hold is rarely met
     # again; clearing JAX's after every shard would cost ~15% of the rate
     space.clear_caches()
-    _LOWERED[0] += len(unique)
+    # what JAX itself lowered: all programs, or those not spliced and the steps met first
+    _LOWERED[0] += len(unique) if composer(recipe) is None else \
+        shard.lowering["by_jax"] + shard.lowering["verified"] + shard.fragments["lowered"]
     if _LOWERED[0] >= CLEAR_EVERY:
         _LOWERED[0] = 0
         jax.clear_caches()
@@ -303,6 +337,8 @@ class Status:
     ops: set = field(default_factory=set)
     regenerated: list = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    lowering: Counter = field(default_factory=Counter)     # programs spliced, verified, lowered by JAX
+    fragments: Counter = field(default_factory=Counter)    # steps met in memory, on disk, lowered
 
 
 class Run:
@@ -323,7 +359,7 @@ class Run:
                 what = "a corpus" if old["complete"] else "an unfinished corpus; add --resume to finish it"
                 raise CorpusError(f"{self.out}: already holds {what}")
             # the grammar is compared by content (its sha256), not by how its path was written
-            keys = [k for k in dict.fromkeys([*self.manifest, *CHOSEN]) if k not in ("versions", "grammar")]
+            keys = [k for k in dict.fromkeys([*self.manifest, *CHOSEN]) if k not in NOT_COMPARED]
             differ = [k for k in keys if old.get(k) != self.manifest.get(k)]
             if differ:
                 raise CorpusError(f"--resume {self.out}: made with other options (differs in: {', '.join(differ)})")
@@ -369,6 +405,7 @@ class Run:
         status.ops |= ops
         status.duplicates += entry["duplicates"]
         status.failures.update(entry["failures"])
+        status.lowering.update(entry.get("lowering", {}))
         return entry
 
     def execute(self, pool, progress=None, keep_pool: bool = False) -> tuple[dict, Status]:
@@ -431,14 +468,20 @@ class Run:
         status.records += records
         status.duplicates += dups
         status.failures.update(shard.failures)
+        status.lowering.update(shard.lowering)
+        status.fragments.update(shard.fragments)
         start, stop = self._range(shard.number)
+        # how many programs were spliced, verified, lowered by JAX: the same
+        # for any workers (which fragments were met before is not)
         return {"number": shard.number, "file": path.name, "start": start, "stop": stop, "records": records,
-                "duplicates": dups, "failures": shard.failures, "sha256": hashlib.sha256(blob).hexdigest()}
+                "duplicates": dups, "failures": shard.failures, "sha256": hashlib.sha256(blob).hexdigest(),
+                "lowering": dict(sorted(shard.lowering.items()))}
 
     def _checkpoint(self, shards, status, complete) -> dict:
         m = {**self.manifest, "complete": complete,
              "counts": {"records": status.records, "duplicates_skipped": status.duplicates,
-                        "failures": dict(sorted(status.failures.items()))},
+                        "failures": dict(sorted(status.failures.items())),
+                        "lowering": dict(sorted(status.lowering.items()))},
              "shards": shards}
         _atomic_write(self.out / MANIFEST, (json.dumps(m, indent=2) + "\n").encode())
         return m

@@ -26,14 +26,16 @@ import hashlib
 import platform as _platform
 from collections import Counter
 
-from ..lowering import LoweringError, lower_batch
+from ..lowering import Lowered, LoweringError, lower_batch
 from ..synth.printer import to_source
 from ..synth.program import Program
 from ..synth.grammar import Grammar
 from ..synth.safety import UnsafeProgram, load_program
 
 MANIFEST = "manifest.json"
-FORMAT = 4          # of the manifest; 3: records say how they were lowered ("lowering"); 4: "attribution"
+# of the manifest; 3: records say how they were lowered ("lowering"); 4: "attribution";
+# 5: attribution skips the frames JAX reuses from another call's trace (`lowering.op_sites`)
+FORMAT = 5
 PROGRAM = "(program)"   # the alternative of ops no operation of the program made
 
 
@@ -44,27 +46,66 @@ class CorpusError(ValueError):
 BATCH = 50      # programs lowered together in one module
 
 
+class Mismatch(Exception):
+    """A program whose spliced lowering is not JAX's: the run stops."""
+
+
 def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platform: str = "cpu",
-                 symbolic: bool = False):
+                 symbolic: bool = False, composer=None, verify: float = 0.0, stats: Counter | None = None):
     """[(origin fields, program)] -> (program, record or LoweringError) for each,
-    printed and lowered for `platform` (symbolically or not) `batch` at a time
-    (see `lowering.lower_batch`)."""
+    printed and lowered for `platform` (symbolically or not). With a
+    `compose.Composer`, a program is spliced from its steps' lowerings where
+    that gives JAX's text, and the fraction `verify` of them (chosen by
+    hash) is lowered by JAX as well and compared: a difference raises
+    Mismatch. The others are lowered by JAX, `batch` at a time (see
+    `lowering.lower_batch`). `stats` counts programs spliced, verified and
+    lowered by JAX."""
     items = list(items)
     how = {"platform": platform, "symbolic": symbolic}
-    for i in range(0, len(items), batch):
-        chunk = items[i:i + batch]
-        sources = [to_source(p.tree, grammar, style) for _, p in chunk]
-        loaded = [_load(s) for s in sources]
-        jobs = [(fn, [t.spec() for t in p.inputs]) for fn, (_, p) in zip(loaded, chunk) if callable(fn)]
-        lowered = iter(lower_batch(jobs, platform, symbolic))
-        for (origin, program), source, fn in zip(chunk, sources, loaded):
-            low = next(lowered) if callable(fn) else fn
+    sources = [to_source(p.tree, grammar, style) for _, p in items]
+    composed = composer.lower([p for _, p in items], style) if composer is not None and not symbolic \
+        else [None] * len(items)
+    checked = [c is not None and not c.whole and _chosen(p, verify) for (_, p), c in zip(items, composed)]
+    by_jax = [k for k, c in enumerate(composed) if c is None or c.whole or checked[k]]
+    lowered: dict = {}
+    for i in range(0, len(by_jax), batch):
+        chunk = by_jax[i:i + batch]
+        loaded = {k: load_source(sources[k]) for k in chunk}
+        jobs = [(fn, [t.spec() for t in items[k][1].inputs]) for k, fn in loaded.items() if callable(fn)]
+        done = iter(lower_batch(jobs, platform, symbolic))
+        lowered.update((k, next(done) if callable(fn) else fn) for k, fn in loaded.items())
+    if stats is not None:
+        stats["verified"] += sum(checked)
+        stats["by_jax"] += len(by_jax) - sum(checked)
+        stats["spliced"] += sum(c is not None and not c.whole for c in composed)
+    for k, ((origin, program), source, c) in enumerate(zip(items, sources, composed)):
+        if k in lowered:
+            low = lowered[k]
+            if checked[k] and isinstance(low, LoweringError):
+                raise Mismatch(f"program {origin['id']}: spliced, but JAX does not lower it ({low})")
             if not isinstance(low, LoweringError):
-                low = _record(program, source, low, dict(origin), how, attribution(grammar.spans(source), low.sites))
-            yield program, low
+                attributed = attribution(grammar.spans(source), low.sites)
+                if checked[k]:
+                    _compare(origin["id"], c, low, attributed)
+                low = _record(program, source, low, dict(origin), how, attributed)
+        else:
+            low = _record(program, source, Lowered(c.text, c.ops), dict(origin), how, c.attribution)
+        yield program, low
 
 
-def _load(source: str):
+def _chosen(program: Program, fraction: float) -> bool:
+    """Whether a program is among the `fraction` verified, by its hash."""
+    return int(program.structural_hash[:8], 16) < fraction * (1 << 32)
+
+
+def _compare(name: str, composed, low, attributed) -> None:
+    what = [w for w, same in (("StableHLO text", composed.text == low.text), ("op counts", composed.ops == low.ops),
+                              ("attribution", composed.attribution == attributed)) if not same]
+    if what:
+        raise Mismatch(f"program {name}: its spliced lowering differs from JAX's in {', '.join(what)}")
+
+
+def load_source(source: str):
     """The program's function, or why its text may not run (a grammar whose
     literals name what the program does not bind), as a lowering error. Its
     file is named after its text, so that no op of another program's trace

@@ -34,9 +34,8 @@ from typing import NamedTuple
 
 from .lower import (Lowered, LoweringError, check_platform, count_ops, lower_prepared, lower_symbolic,
                     module_functions, op_sites, prepare, source_file)
+from .splice import SYMBOL, split_functions, standalone_names
 
-_SYMBOL = re.compile(r"@([\w$.\-]+)")
-_UNIQUIFIED = re.compile(r"^(.*)_\d+$")
 
 
 def _signature(func_op):
@@ -54,29 +53,14 @@ def _result_names(treedef, n) -> list[str] | None:
     return None
 
 
-def _split_functions(text: str) -> tuple[str, dict[str, list[str]], list[str]]:
-    """Module text -> (header line, {function name: its lines}, the module's other
-    top-level lines, e.g. `sdy.mesh`)."""
-    lines = text.rstrip("\n").split("\n")
-    header, funcs, others, name = lines[0], {}, [], None
-    for line in lines[1:-1]:
-        if line.startswith("  func.func"):
-            name = _SYMBOL.search(line).group(1)
-            funcs[name] = []
-        elif not line.startswith("   ") and line != "  }":     # another top-level op
-            name = None
-        (funcs[name] if name is not None else others).append(line)
-    return header, funcs, others
-
-
 def _calls(lines: list[str], functions) -> list[str]:
     """Functions a function's text names, in the order they appear (nested
     regions included): the callees of calls, and functions named otherwise
     (a composite's `decomposition`), which JAX creates where the op is lowered."""
-    return [m.group(1) for line in lines[1:] for m in _SYMBOL.finditer(line) if m.group(1) in functions]
+    return [m.group(1) for line in lines[1:] for m in SYMBOL.finditer(line) if m.group(1) in functions]
 
 
-def _standalone(name, module_name, header, funcs, func_ops, calls, result_names, filename):
+def _standalone(name, module_name, header, funcs, func_ops, calls, result_names, filename, weak, kept):
     # helpers in pre-order of first call, as a standalone lowering creates them
     order, seen, stack = [], {name}, list(reversed(calls[name]))
     while stack:
@@ -87,17 +71,10 @@ def _standalone(name, module_name, header, funcs, func_ops, calls, result_names,
             stack.extend(reversed(calls[f]))
     # standalone names, as MLIR's symbol table makes them: a name already
     # taken gets `_N`, N from one counter for the whole module
-    rename, taken, counter = {name: "main"}, {"main"}, 0
-    for f in order:
-        m = _UNIQUIFIED.match(f)
-        new = base = m.group(1) if m else f
-        while new in taken:
-            new, counter = f"{base}_{counter}", counter + 1
-        taken.add(new)
-        rename[f] = new
+    rename = {name: "main", **dict(zip(order, standalone_names(order, {"main"})))}
 
     def sub(line):
-        return _SYMBOL.sub(lambda m: "@" + rename.get(m.group(1), m.group(1)), line)
+        return SYMBOL.sub(lambda m: "@" + rename.get(m.group(1), m.group(1)), line)
 
     fn_type = _signature(func_ops[name])
     # argument attributes as the callee has them (main has the same)
@@ -108,14 +85,14 @@ def _standalone(name, module_name, header, funcs, func_ops, calls, result_names,
     results = ", ".join(f'{t} {{jax.result_info = "{r}"}}' for t, r in zip(fn_type.results, result_names))
     main = [f"  func.func public @main({args}) -> ({results}) {{"] + [sub(x) for x in funcs[name][1:]]
     body = main + [sub(x) for f in order for x in funcs[f]]
-    header = _SYMBOL.sub(f"@{module_name}", header, count=1)
+    header = SYMBOL.sub(f"@{module_name}", header, count=1)
     text = "\n".join([header, *body, "}"]) + "\n"
     counts: dict[str, int] = {}
     for f in [name, *order]:
         for op, c in count_ops(func_ops[f]).items():
             counts[op] = counts.get(op, 0) + c
     sites = op_sites({f: func_ops[f] for f in [name, *order]}, name, filename)
-    return Lowered(text, dict(sorted(counts.items())), sites=sites)
+    return Lowered(text, dict(sorted(counts.items())), sites=sites, weak=weak, kept=kept)
 
 
 class _Program(NamedTuple):
@@ -168,15 +145,20 @@ def _batch(programs, platform):
     to lower alone (they fail, or have a mesh), the others to batch again."""
     import jax
     treedefs: list = [None] * len(programs)
+    weak: list = [()] * len(programs)
 
     def outer(*flat):
         outs, i = [], 0
         for k, p in enumerate(programs):
             out = p.jitted(*flat[i:i + len(p.specs)])
             treedefs[k] = jax.tree.structure(out)
+            weak[k] = tuple(x.aval.weak_type for x in jax.tree.leaves(out))
             outs.append(out)
             i += len(p.specs)
-        return outs
+        # every input also returned, so that main keeps them all in order and
+        # a call's operands say which of its program's inputs it keeps
+        # (`keep_unused` would keep dead code in the programs too)
+        return outs, flat
 
     everyone_alone = [None] * len(programs)
     try:
@@ -193,18 +175,19 @@ def _batch(programs, platform):
         return everyone_alone
     try:
         text, module = lowered.as_text(), lowered.compiler_ir("stablehlo")
-        header, funcs, others = _split_functions(text)
+        header, funcs, others = split_functions(text)
         func_ops = module_functions(module)
         calls = {name: _calls(lines, func_ops) for name, lines in funcs.items()}
         callees = calls["main"]          # the outer function calls program k k-th
         assert len(callees) == len(programs) and set(funcs) == set(func_ops)
     except Exception:
         return everyone_alone
-    module_symbols = {m.group(1) for line in others for m in [_SYMBOL.search(line)] if m}
+    module_symbols = {m.group(1) for line in others for m in [SYMBOL.search(line)] if m}
     shared = {k for k, name in enumerate(callees) if _shares_module_state(name, funcs, calls, module_symbols)}
     if not _single_device(module):       # a mesh the check above missed
         return shared or everyone_alone
     results: list = [None] * len(programs)
+    kept = _kept(funcs["main"], [len(p.specs) for p in programs])
     for k, p in enumerate(programs):
         name = getattr(p.fn, "__name__", "")
         names = _result_names(treedefs[k], len(_signature(func_ops[callees[k]]).results))
@@ -212,10 +195,29 @@ def _batch(programs, platform):
             continue
         try:
             results[k] = _standalone(callees[k], f"jit_{name}", header, funcs, func_ops, calls, names,
-                                     source_file(p.fn))
+                                     source_file(p.fn), weak[k], kept[k])
         except Exception:
             pass
     return results
+
+
+_CALL = re.compile(r"\bcall @[\w$.\-]+\(([^)]*)\)")
+
+
+def _kept(main: list[str], arity: list[int]) -> list:
+    """The inputs each program's function keeps, from the outer main's k-th
+    call (its operands are the outer arguments, all kept, program after
+    program); None where a call is not so plain."""
+    operands = [m.group(1) for line in main[1:] for m in [_CALL.search(line)] if m]
+    out, offset = [], 0
+    for k, n in enumerate(arity):
+        args = [a.strip() for a in operands[k].split(",") if a.strip()] if k < len(operands) else None
+        if args is None or not all(a.startswith("%arg") and a[4:].isdigit() for a in args):
+            out.append(None)
+        else:
+            out.append(tuple(int(a[4:]) - offset for a in args))
+        offset += n
+    return out
 
 
 def _traces(p: _Program) -> bool:
@@ -269,7 +271,7 @@ def _shares_module_state(name, funcs, calls, module_symbols) -> bool:
             continue
         seen.add(f)
         for line in funcs[f]:
-            if "channel_handle" in line or any(m.group(1) in module_symbols for m in _SYMBOL.finditer(line)):
+            if "channel_handle" in line or any(m.group(1) in module_symbols for m in SYMBOL.finditer(line)):
                 return True
         stack.extend(calls[f])
     return False

@@ -20,6 +20,8 @@ class Lowered:
     # where each op came from: ((line, column, end line, end column) in the
     # function's own source file, or None; op, occurrences), see `op_sites`
     sites: tuple = ()
+    weak: tuple = ()          # whether each output (flattened) is weakly typed, as JAX traced it
+    kept: tuple | None = None     # the inputs `main` keeps (JAX drops those nothing reads); None: unknown
 
 
 def count_ops(module) -> dict[str, int]:
@@ -44,7 +46,8 @@ def source_file(fn) -> str | None:
 
 # JAX's locations name each frame `"file":line:column to [end_line]:end_column`
 # (columns 0-based, the end exclusive), innermost frame first
-_POSITION = r'"{}":(\d+):(\d+)(?: to (\d+)?:(\d+))?'
+# (a frame prints as `"function"("file":...)`)
+_POSITION = r'"([^"]*)"\("{}":(\d+):(\d+)(?: to (\d+)?:(\d+))?'
 _SYMBOL_ATTRS = ("callee", "decomposition")     # func.call's callee, a composite's decomposition
 
 
@@ -92,13 +95,21 @@ def op_sites(funcs: dict, root: str, filename: str | None, others=()) -> tuple:
 
 
 def _span(pattern, op):
-    m = pattern.search(str(op.location))
-    if m is None:
-        return None
-    line, col, end_line, end_col = m.groups()
-    if end_col is None:
-        return int(line), int(col), int(line), int(col)
-    return int(line), int(col), int(end_line or line), int(end_col)
+    """The op's position in the file: its innermost frame there, going in
+    from the outermost only through frames that lie within the ones outside
+    them and are not of the outermost frame's function again. Such a frame
+    is stale: JAX reuses the trace of a lowering rule (`lax.logistic`'s)
+    made at the first call with the same types, that call's frames
+    included, under the frames of the current one."""
+    span = top = None
+    for m in reversed(list(pattern.finditer(str(op.location)))):    # outermost first
+        name, line, col, end_line, end_col = m.groups()
+        inner = (int(line), int(col), int(line), int(col)) if end_col is None else \
+            (int(line), int(col), int(end_line or line), int(end_col))
+        if span is not None and (name == top or not span[:2] <= inner[:2] <= inner[2:] <= span[2:]):
+            break
+        span, top = inner, top or name
+    return span
 
 
 def module_functions(module) -> dict:
@@ -132,12 +143,24 @@ def lower_prepared(jitted, specs, platform: str) -> Lowered:
     """A prepared function traced at its specs and lowered for `platform`,
     whatever hardware this machine has."""
     try:
-        lowered = jitted.trace(*specs).lower(lowering_platforms=(platform,))
+        traced = jitted.trace(*specs)
+        lowered = traced.lower(lowering_platforms=(platform,))
         module = lowered.compiler_ir("stablehlo")
-        return Lowered(lowered.as_text(), count_ops(module),
-                       sites=module_sites(module, source_file(jitted)))
+        return Lowered(lowered.as_text(), count_ops(module), sites=module_sites(module, source_file(jitted)),
+                       weak=tuple(a.weak_type for a in traced.jaxpr.out_avals), kept=_kept(lowered, module, specs))
     except Exception as e:  # JAX raises many types; the caller records the reason
         raise _error(e) from e
+
+
+def _kept(lowered, module, specs) -> tuple | None:
+    """The inputs `main` kept: all where it has as many, else as JAX's
+    lowering says (not public API: None where it does not say)."""
+    if len(module_functions(module)["main"].arguments) == len(specs):
+        return tuple(range(len(specs)))
+    try:
+        return tuple(sorted(lowered._lowering.compile_args["kept_var_idx"]))
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def _error(e: Exception) -> LoweringError:

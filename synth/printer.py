@@ -83,12 +83,18 @@ def _tokens(node):
     return [node] if isinstance(node, Token) else list(node.scan_values(lambda v: isinstance(v, Token)))
 
 
+def inlined(stmts, ret) -> set[str]:
+    """The values `nest` writes in place: single results used exactly once."""
+    uses = Counter(t for s in stmts for t in _tokens(s.children[-1]))
+    uses.update(t for e in ret.children for t in _tokens(e))
+    return {str(s.children[0]) for s in stmts if len(s.children) == 2 and uses[str(s.children[0])] == 1}
+
+
 def nest(tree: Tree) -> Tree:
     """The same program with every value used exactly once written in place."""
     fn = tree.children[0]
     name, params, doc, *stmts, ret = fn.children
-    uses = Counter(t for s in stmts for t in _tokens(s.children[-1]))
-    uses.update(t for e in ret.children for t in _tokens(e))
+    written_in_place = inlined(stmts, ret)
     inline, kept = {}, []
 
     def subst(node):
@@ -99,7 +105,7 @@ def nest(tree: Tree) -> Tree:
     for s in stmts:
         *targets, expr = s.children
         expr = subst(expr)
-        if len(targets) == 1 and uses[str(targets[0])] == 1:
+        if str(targets[0]) in written_in_place:
             inline[str(targets[0])] = expr
         else:                   # used twice or more, or one of several results: keep the name
             kept.append(Tree("stmt", [*targets, expr]))

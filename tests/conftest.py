@@ -5,6 +5,7 @@ CI run is reproducible; elsewhere it explores new examples each run. What it
 stores (example database, caches) lives in the user's cache, never in the
 work tree."""
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.space import Space
 
 fake_devices()        # as the lowering processes do: programs may shard over a mesh
+# one fragment cache for the session, not the user's: what a test sees does not
+# depend on what ran before it on this machine
+os.environ["JAXSYNTH_FRAGMENTS"] = tempfile.mkdtemp(prefix="jaxsynth-fragments-")
 set_hypothesis_home_dir(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxsynth" / "hypothesis")
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("dev")

@@ -214,29 +214,39 @@ def test_raising_a_weight_raises_its_share(corpus, tmp_path):
     assert m["weights"]["sort"] == 40
 
 
-def test_bench_reports_both_rates_and_their_ratio(capsys):
-    assert main(["bench", "-n", "20", "--workers", "1", "--shard-size", "10", "--json"]) == 0
+def test_bench_reports_strategies_side_by_side(capsys):
+    assert main(["bench", "-n", "20", "--workers", "1", "--shard-size", "10", "--shard", "3/200000", "--json"]) == 0
     out, err = capsys.readouterr()
-    lines = err.splitlines()        # with --json the report goes to stderr, stdout is the JSON alone
-    assert lines[0].startswith("naive loop") and lines[1].startswith("jaxsynth pipeline")
-    assert lines[2].startswith("ratio: ") and lines[3].startswith("work per program")
+    lines = [line.strip() for line in err.splitlines()]  # with --json the report goes to stderr, stdout is the JSON
+    assert lines[0].startswith("sample: 20 programs") and lines[1].startswith("naive loop")
+    assert lines[2].startswith("batched (1 workers") and lines[3].startswith("compose (1 workers, warm cache)")
+    assert lines[4].startswith("ratios: compose/batched") and lines[5].startswith("work per program")
+    assert lines[6].startswith('enumerate --max-ops 3 --inputs "f32[2]" --dims 2 --shard 3/200000')
     result = json.loads(out)
-    assert result["naive"] > 0 and result["pipeline"] > 0
-    assert result["ratio"] == pytest.approx(result["pipeline"] / result["naive"])
-    assert {"sample", "trace+lower", "json"} <= set(result["stages_ms"])
+    for workload in ("sample", "enumerate"):
+        r = result[workload]
+        assert r["naive"] > 0 and r["batched"] > 0 and r["compose"] > 0
+        assert r["ratios"]["compose/batched"] == pytest.approx(r["compose"] / r["batched"])
+        assert sum(r["steps"].values()) == pytest.approx(1) and r["steps"]["lowered"] == 0     # warm
+        assert {"sample", "hash", "print", "compose (all)", "json", "instead: lower_batch (JAX)"} <= set(r["stages_ms"])
+    assert result["enumerate"]["programs"] == 84
 
 
 def test_bench_compares_the_same_work(grammar, tmp_path):
-    """Both sides of bench make the same (Python, StableHLO) pairs."""
+    """Every side of bench makes the same (Python, StableHLO) pairs."""
+    import dataclasses
+
     from jaxsynth.corpus.bench import naive, pipeline
     from jaxsynth.corpus.pipeline import Recipe
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=1)
     (tmp_path / "naive").mkdir()
-    naive(recipe, 12, tmp_path / "naive")
-    pipeline(recipe, 12, tmp_path / "pipe", 1, 12)
+    naive(recipe, 0, 12, tmp_path / "naive")
     pairs = [json.loads((tmp_path / "naive" / f"{k}.json").read_text()) for k in range(12)]
-    assert [(p["python"], p["stablehlo"]) for p in pairs] == \
-        [(r["python"], r["stablehlo"]) for r in _records(tmp_path / "pipe")]
+    for strategy in ("batched", "compose"):
+        _, status = pipeline(dataclasses.replace(recipe, strategy=strategy), 0, 12, tmp_path / strategy, 1, 12)
+        assert [(p["python"], p["stablehlo"]) for p in pairs] == \
+            [(r["python"], r["stablehlo"]) for r in _records(tmp_path / strategy)]
+    assert status.lowering["spliced"] > 6
 
 
 def test_realistic_shapes(tmp_path):

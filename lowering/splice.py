@@ -1,0 +1,261 @@
+"""A module assembled from the lowerings of its steps, as `jit` would print it.
+
+A program's StableHLO is, almost everywhere, its steps' StableHLO in order.
+`cut` takes the lowering of one step alone (a function of the step's
+operands, of which JAX keeps those its jaxpr uses) apart into a `Piece`; `splice`
+joins pieces into one `@main`, renaming each piece's values apart and
+wiring its parameters to the values that feed them, and lets MLIR parse
+and print the module, which numbers values and names constants exactly as
+JAX's own printing does. Private functions keep their pre-order of first
+call and get the names MLIR's symbol table gives them (`standalone_names`).
+
+Where JAX's whole-program passes see across steps, splicing would print
+something else, and `splice` says so instead (`Whole`), for the caller to
+lower that program with JAX:
+- an input its jaxpr does not use is dropped from `main`
+  (`keep_unused=False`); splicing keeps what some step's lowering kept of
+  its operands, or what the program returns;
+- a step's value that no later op reads and the program does not return
+  (a value only fed to `zeros_like`) is removed with its computation;
+- a private function two steps both make (`@relu` on the same types) is
+  shared by JAX when both calls hit one cached trace, not when they do not;
+- a weakly typed value (from Python scalars) crossing steps changes how the
+  next step is traced;
+- a piece that is not single-device (`sdy.mesh`, channel numbers, argument
+  attributes) belongs to its whole module.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from .lower import count_ops
+
+SYMBOL = re.compile(r"@([\w$.\-]+)")
+_VALUE = re.compile(r"%([\w$.\-]+)")
+_UNIQUIFIED = re.compile(r"^(.*)_\d+$")
+_ARG = re.compile(r"arg(\d+)$")
+
+
+class Whole(Exception):
+    """A program whose module is not the splice of its steps' (see the module)."""
+
+
+class Piece(NamedTuple):
+    """One step's lowering, cut for splicing; plain data (a cache stores it as JSON)."""
+    header: str                     # the module's first line
+    args: tuple[str, ...]           # MLIR types of main's arguments
+    params: tuple[int, ...]         # the step's parameter each argument is (JAX drops those its jaxpr does not use)
+    body: tuple[str, ...]           # main's lines between its signature and its return
+    returns: tuple[str, ...]        # the values main returns
+    results: tuple[str, ...]        # their MLIR types
+    helpers: tuple[tuple[str, tuple[str, ...]], ...]    # (name, lines) of each private function, in module order
+    weak: tuple[bool, ...]          # whether each returned value is weakly typed
+    whole: str = ""                 # why the step cannot be spliced ("": it can)
+
+
+def split_functions(text: str) -> tuple[str, dict[str, list[str]], list[str]]:
+    """Module text -> (header line, {function name: its lines}, the module's other
+    top-level lines, e.g. `sdy.mesh`)."""
+    lines = text.rstrip("\n").split("\n")
+    header, funcs, others, name = lines[0], {}, [], None
+    for line in lines[1:-1]:
+        if line.startswith("  func.func"):
+            name = SYMBOL.search(line).group(1)
+            funcs[name] = []
+        elif not line.startswith("   ") and line != "  }":     # another top-level op
+            name = None
+        (funcs[name] if name is not None else others).append(line)
+    return header, funcs, others
+
+
+def standalone_names(names, taken) -> list[str]:
+    """The names MLIR's symbol table gives functions named `names` inserted in
+    turn into a module that holds `taken`: a name already taken gets `_N`, N
+    from one counter for the whole module (a name given `_N` by another
+    module is taken back to its base first)."""
+    out, taken, counter = [], set(taken), 0
+    for f in names:
+        m = _UNIQUIFIED.match(f)
+        new = base = m.group(1) if m else f
+        while new in taken:
+            new, counter = f"{base}_{counter}", counter + 1
+        taken.add(new)
+        out.append(new)
+    return out
+
+
+def cut(lowered) -> Piece:
+    """The Piece of a one-step function's `lowering.Lowered`."""
+    header, funcs, others = split_functions(lowered.text)
+    main, *helpers = funcs.items() if "main" in funcs else [("", [""])]
+    signature, *lines = main[1]
+    lines = lines[:-1] if lines and lines[-1] == "  }" else lines
+    whole = ""
+    if main[0] != "main" or not lines or not lines[-1].strip().startswith("return"):
+        whole = "no plain main function"
+    elif others or "mhlo.num_partitions = 1 " not in header or "channel_handle" in lowered.text:
+        whole = "a step over a device mesh"
+    args, results = _signature(signature)
+    if args is None or lowered.kept is None or len(lowered.kept) != len(args):
+        whole = whole or "arguments or results with attributes, or not known"
+        args, results = (), ()
+    ret = lines[-1].strip()[len("return"):].split(" : ")[0].strip() if lines else ""
+    returns = tuple(r.strip() for r in ret.split(",")) if ret else ()
+    body = tuple(lines[:-1])
+    if _returns_literal(body, returns):
+        whole = whole or "a step whose value is a literal constant"
+    return Piece(header, args, tuple(lowered.kept or ()), body, returns, results,
+                 tuple((name, tuple(ls)) for name, ls in helpers), tuple(lowered.weak), whole)
+
+
+def _returns_literal(body, returns) -> bool:
+    """Whether a step returns a constant: a literal, which JAX prints where
+    each later step uses it, not where the step is."""
+    constants = {line.split(" = ")[0].strip() for line in body if " = stablehlo.constant " in line}
+    return any(r in constants for r in returns)
+
+
+_MAIN = re.compile(r"^  func\.func public @main\((.*)\) -> \((.*)\) \{$")
+_TYPE = re.compile(r"(?:tensor|complex|tuple)<[^<>]*(?:<[^<>]*>[^<>]*)*>|[a-z]\w*")
+
+
+def _signature(line: str):
+    """(argument types, result types) of main's signature line, or (None, None)
+    where an argument or result carries attributes other than its result name."""
+    m = _MAIN.match(line)
+    if m is None:
+        return None, None
+    args = re.findall(r"%arg\d+: (" + _TYPE.pattern + r")(,|$)", m.group(1))
+    if len(args) != m.group(1).count("%arg"):
+        return None, None
+    results = re.findall(r"(" + _TYPE.pattern + r") \{jax\.result_info = \"[^\"]*\"\}(?:, |$)", m.group(2))
+    if len(results) != m.group(2).count("jax.result_info") or "{" in m.group(2).replace(
+            "{jax.result_info", ""):
+        return None, None
+    return tuple(t for t, _ in args), tuple(results)
+
+
+class Step(NamedTuple):
+    piece: Piece
+    operands: tuple[int, ...]           # the program's value at each of the step's parameters
+    results: tuple[int | None, ...]     # the program's value each returned value is (None: not the step's)
+
+
+def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
+    """(text, ops) of the module `jit` makes of a program whose inputs are
+    values 0..n_inputs-1, whose steps are `steps` in order and which returns
+    the values `outputs`; raises Whole where JAX's lowering would differ."""
+    header = steps[0].piece.header if steps else None
+    for s in steps:
+        if s.piece.whole:
+            raise Whole(s.piece.whole)
+        if s.piece.header != header:
+            raise Whole("steps lowered in modules of different kinds")
+    # what is read, what is weak, which functions: before any text
+    weak: set[int] = set()
+    reads: set[int] = set()
+    types: dict[int, str] = {}
+    helpers, seen = [], set()
+    for k, s in enumerate(steps):
+        p = s.piece
+        args = [s.operands[q] for q in p.params]        # the program's value at each argument
+        if weak.intersection(args):
+            raise Whole("a weakly typed value crosses steps")
+        reads.update(args)      # what JAX keeps of a step's operands, its jaxpr uses
+        for a, v in enumerate(args):
+            types.setdefault(v, p.args[a])
+        for r, v, t, w in zip(p.returns, s.results, p.results, p.weak):
+            if v is not None:
+                types[v] = t
+                if w:
+                    weak.add(v)
+        for name, lines in p.helpers:
+            key = _helper_key(lines)    # JAX shares a function two calls traced once
+            if key in seen:
+                raise Whole(f"two steps make the private function @{name}")
+            seen.add(key)
+            helpers.append((k, name, lines))
+    made = {v for s in steps for v in s.results if v is not None}
+    if made - reads - set(outputs):
+        raise Whole("a value no op reads and no output returns")
+    if any(o not in types for o in outputs):
+        raise Whole("an output no step types")
+    inputs = [v for v in range(n_inputs) if v in reads or v in outputs]
+    names = {v: f"%arg{i}" for i, v in enumerate(inputs)}     # program value -> its SSA name
+    symbols = dict(zip([(k, name) for k, name, _ in helpers],
+                       standalone_names([name for _, name, _ in helpers], {"main"})))
+    functions = [{name: symbols[k, name] for name, _ in s.piece.helpers} for k, s in enumerate(steps)]
+    body = []
+    for k, s in enumerate(steps):
+        p = s.piece
+        args = [names[s.operands[q]] for q in p.params]
+        body.append(_fill(_template(p.body, len(args)), args, f"%s{k}_", functions[k]))
+        for r, v in zip(p.returns, s.results):
+            if v is not None:
+                names[v] = _fill(_template((r,), len(args)), args, f"%s{k}_", functions[k])
+    result_names = ["result"] if len(outputs) == 1 else [f"result[{i}]" for i in range(len(outputs))]
+    text = "\n".join([
+        header,
+        f"  func.func public @main({', '.join(f'%arg{i}: {types[v]}' for i, v in enumerate(inputs))}) -> ("
+        + ", ".join(f'{types[o]} {{jax.result_info = "{r}"}}' for o, r in zip(outputs, result_names)) + ") {",
+        *body,
+        f"    return {', '.join(names[o] for o in outputs)} : {', '.join(types[o] for o in outputs)}",
+        "  }",
+        *(_symbols(line, functions[k]) for k, _, lines in helpers for line in lines),
+        "}"])
+    return _reprint(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _helper_key(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """A function's text with the functions it names taken back to their base names."""
+    return tuple(SYMBOL.sub(lambda m: "@" + _UNIQUIFIED.sub(r"\1", m.group(1)), line) for line in lines)
+
+
+@lru_cache(maxsize=1 << 16)
+def _template(lines: tuple[str, ...], n_args: int) -> tuple:
+    """Lines cut at their values: (text, value, text, value, ..., text); a
+    value is an int (the argument it is) or its name in the piece."""
+    parts = _VALUE.split("\n".join(lines))
+    for i in range(1, len(parts), 2):
+        a = _ARG.match(parts[i])
+        if a and int(a.group(1)) < n_args:
+            parts[i] = int(a.group(1))
+    return tuple(parts)
+
+
+def _fill(template, args: list[str], prefix: str, functions: dict[str, str]) -> str:
+    """A template with its arguments replaced by the values that feed them,
+    its other values renamed apart with `prefix`, its functions renamed."""
+    out = [template[0]]
+    for i in range(1, len(template), 2):
+        v = template[i]
+        out.append(args[v] if isinstance(v, int) else prefix + v)
+        out.append(template[i + 1])
+    text = "".join(out)
+    return _symbols(text, functions) if functions else text
+
+
+def _symbols(line: str, rename: dict[str, str]) -> str:
+    return SYMBOL.sub(lambda m: "@" + rename.get(m.group(1), m.group(1)), line)
+
+
+_CONTEXT = [None, 0]     # an MLIR context with JAX's dialects, and how many modules it parsed
+_CONTEXT_MODULES = 2000  # modules parsed in one context before a fresh one (what it interns grows)
+
+
+def _reprint(text: str):
+    """(text, ops) of a module as MLIR parses and prints it, as `as_text()` does."""
+    from jax._src.interpreters import mlir
+    from jaxlib.mlir import ir
+    if _CONTEXT[0] is None or _CONTEXT[1] >= _CONTEXT_MODULES:
+        _CONTEXT[:] = [mlir.make_ir_context(), 0]
+    _CONTEXT[1] += 1
+    with _CONTEXT[0]:
+        try:
+            module = ir.Module.parse(text)
+        except ir.MLIRError as e:       # a splice MLIR refuses is no module JAX would print
+            raise Whole(f"MLIR does not parse the splice ({str(e).splitlines()[-1].strip()})") from None
+        return mlir.module_to_string(module, enable_debug_info=False), count_ops(module)

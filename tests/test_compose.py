@@ -1,0 +1,255 @@
+"""Compositional lowering: programs spliced from their steps' lowerings are
+exactly what JAX prints; what JAX's whole-program passes change is lowered by
+JAX; the fragment cache on disk; the run's verification and manifest."""
+import json
+import random
+import sqlite3
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jaxsynth.corpus import compose as compose_module
+from jaxsynth.corpus.cli import main
+from jaxsynth.corpus.compose import Composer, FragmentCache, Stored
+from jaxsynth.corpus.records import Mismatch, make_records
+from jaxsynth.corpus.schema import checked_records, corpus_files
+from jaxsynth.lowering import splice
+from jaxsynth.synth.check import check_source
+from jaxsynth.synth.printer import HEADER
+
+SLOW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def composer(grammar):
+    return Composer(grammar)
+
+
+def _lower(composer, grammar, programs, style="statements"):
+    """Records of programs, each spliced program lowered by JAX as well and
+    compared (a difference raises Mismatch); and how they were lowered."""
+    stats = Counter()
+    records = list(make_records([({"id": f"p{k}"}, p) for k, p in enumerate(programs)], grammar, style,
+                                composer=composer, verify=1.0, stats=stats))
+    return records, stats
+
+
+def _program(space, body: str, signature: str):
+    """A program from the statements of its body (indented 4) and its docstring."""
+    return check_source(f'{HEADER}def f({", ".join(f"x{i}" for i in range(signature.split(" -> ")[0].count("[")))}):\n'
+                        f'    """{signature}"""\n{body}', space)
+
+
+@SLOW
+@given(seed=st.integers(0, 10 ** 6), style=st.sampled_from(["statements", "nested"]))
+def test_spliced_programs_are_what_jax_prints(composer, grammar, space, seed, style):
+    """Text, op counts and attribution of every spliced program equal JAX's own
+    lowering's (make_records compares them with verify=1); most programs splice."""
+    programs = [space.sample(random.Random(f"{seed}:{k}")) for k in range(20)]
+    _, stats = _lower(composer, grammar, programs, style)
+    assert stats["verified"] == stats["spliced"] and stats["spliced"] + stats["by_jax"] == 20
+    assert stats["spliced"] >= 10
+
+
+def test_enumerated_programs_splice(composer, grammar, space):
+    from jaxsynth.synth.space import Enumeration
+    from jaxsynth.synth.types import parse_signature
+    enum = Enumeration(space, parse_signature("f32[2]"))
+    programs = [enum.program(*enum.locate(k, 2)) for k in range(0, 30000, 97)]
+    _, stats = _lower(composer, grammar, programs)
+    assert stats["spliced"] == stats["verified"] >= 0.95 * len(programs)
+
+
+@pytest.mark.parametrize("body, signature, why", [
+    # JAX shares one @relu between the two calls (one cached trace)
+    ("    v0 = jax.nn.relu(x0)\n    v1 = jax.nn.relu(v0)\n    return v1\n", "f32[3] -> f32[3]",
+     "two steps make the private function @relu"),
+    # a scalar zero is a literal: JAX prints it at each use
+    ("    v0 = jnp.zeros_like(x0)\n    v1 = jnp.arctan2(x0, v0)\n    v2 = v0 * 0.5\n    return v1, v2\n",
+     "f32[] -> f32[], f32[]", "a step whose value is a literal constant"),
+    # Python scalars make a weakly typed value
+    ("    v0 = jnp.full((2,), 0.5)\n    v1 = x0 + v0\n    return v1\n", "f32[2] -> f32[2]",
+     "a weakly typed value crosses steps"),
+])
+def test_whole_program_effects_go_to_jax(composer, grammar, space, body, signature, why):
+    program = _program(space, body, signature)
+    assert composer.lower([program])[0].whole == why
+    records, stats = _lower(composer, grammar, [program])
+    assert stats["by_jax"] == 1 and isinstance(records[0][1], dict)
+
+
+def test_without_its_rule_a_whole_program_effect_is_caught(grammar, space, monkeypatch):
+    """The shared-helper and literal rules are needed: without them the splice
+    differs from JAX's text, and verification says which program."""
+    shared = _program(space, "    v0 = jax.nn.relu(x0)\n    v1 = jax.nn.relu(v0)\n    return v1\n", "f32[3] -> f32[3]")
+    literal = _program(space, "    v0 = jnp.zeros_like(x0)\n    v1 = jnp.arctan2(x0, v0)\n    v2 = v0 * 0.5\n"
+                              "    return v1, v2\n", "f32[] -> f32[], f32[]")
+    monkeypatch.setattr(splice, "_helper_key", lambda lines: object())
+    with pytest.raises(Mismatch, match="program p0: its spliced lowering differs from JAX's in StableHLO text"):
+        _lower(Composer(grammar), grammar, [shared])
+    monkeypatch.setattr(splice, "_returns_literal", lambda body, returns: False)
+    with pytest.raises(Mismatch, match="program p0"):
+        _lower(Composer(grammar), grammar, [literal])
+
+
+def _steps(composer, grammar, program):
+    """splice.Steps of a program's pieces, in order."""
+    steps = []
+    for k in range(len(program.steps)):
+        f = compose_module.fragment(program, k)
+        stored = composer._ensure([(compose_module.fragment_key(f.program), f.program)])
+        n = len(f.params)
+        steps.append(splice.Step(next(iter(stored.values())).piece, f.params,
+                                 tuple(f.results[v - n] if v >= n else None for v in f.program.outputs)))
+    return steps
+
+
+def test_a_value_nothing_reads_is_removed_with_its_step(composer, grammar, space):
+    """A step whose value only an op that ignores it receives (and no output
+    returns) is dead code to JAX: splice refuses it."""
+    program = _program(space, "    v0 = jnp.exp(x0)\n    v1 = jnp.zeros_like(v0)\n    return v0, v1\n",
+                       "f32[2] -> f32[2], f32[2]")
+    steps = _steps(composer, grammar, program)
+    splice.splice(steps, 1, (1, 2))      # both returned: fine
+    with pytest.raises(splice.Whole, match="a value no op reads"):
+        splice.splice([steps[0], steps[1]._replace(piece=steps[1].piece._replace(params=()))], 1, (2,))
+
+
+def test_nested_style_runs_a_value_where_it_is_used(composer, grammar, space):
+    """Printed nested, `x0 + x0` runs after top_k (it is written in the return):
+    the splice follows the order Python runs the steps in."""
+    program = _program(space, "    v0 = x0 + x0\n    v1, v2 = lax.top_k(x0, 2)\n    return v0, v1, v2\n",
+                       "f32[2] -> f32[2], f32[2], i32[2]")
+    records, stats = _lower(composer, grammar, [program], "nested")
+    assert stats["spliced"] == 1
+    text = records[0][1]["stablehlo"]
+    assert text.index("chlo.top_k") < text.index("stablehlo.add")
+
+
+def test_a_value_written_inside_a_lambda_goes_to_jax(composer, grammar, space):
+    program = _program(space, "    v0 = x0 / x1\n    v1 = lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, "
+                              "c[1] * v0), (0, x0))[1]\n    return v1\n", "f32[], f32[] -> f32[]")
+    assert composer.lower([program], "nested")[0].whole == "a value written inside a lambda"
+    assert not composer.lower([program], "statements")[0].whole
+
+
+# ---------------------------------------------------------------- the cache on disk
+
+def test_cache_round_trip_bound_and_damage(grammar, space, tmp_path):
+    cache = FragmentCache(tmp_path, grammar.sha256, "cpu", max_bytes=1)
+    composer = Composer(grammar, cache=cache)
+    programs = [space.sample(random.Random(f"cache:{k}")) for k in range(10)]
+    first = composer.lower(programs)
+    warm = Composer(grammar, cache=FragmentCache(tmp_path, grammar.sha256, "cpu"))
+    assert warm.lower(programs) == first
+    assert warm.stats["lowered"] == 0 and warm.stats["disk"] > 0
+    # past its bound the cache deletes its oldest entries
+    db = sqlite3.connect(cache.path)
+    before = db.execute("SELECT count(*) FROM pieces").fetchone()[0]
+    cache._bound(cache._connect())
+    assert db.execute("SELECT count(*) FROM pieces").fetchone()[0] < before
+    # a damaged entry is lowered again, not trusted
+    key = db.execute("SELECT key FROM pieces LIMIT 1").fetchone()[0]
+    db.execute("UPDATE pieces SET value = 'not json' WHERE key = ?", (key,))
+    db.commit()
+    again = Composer(grammar, cache=FragmentCache(tmp_path, grammar.sha256, "cpu"))
+    assert again.lower(programs) == first and again.stats["lowered"] >= 1
+
+
+def test_cache_file_names_versions_platform_grammar_and_code(grammar, tmp_path):
+    import jax
+    name = FragmentCache(tmp_path, grammar.sha256, "tpu").path.name
+    assert jax.__version__ in name and "-tpu-" in name and grammar.sha256[:12] in name
+    assert compose_module.code_version() in name
+
+
+def test_fragment_keys_tell_fragments_apart_as_their_text_does(grammar, space):
+    """Two one-step programs have one key exactly when they print the same."""
+    from jaxsynth.synth.printer import to_source
+    fragments = [compose_module.fragment(p, k).program for p in
+                 (space.sample(random.Random(f"key:{i}")) for i in range(150)) for k in range(len(p.steps))]
+    by_key, by_text = {}, {}
+    for f in fragments:
+        by_key.setdefault(compose_module.fragment_key(f), set()).add(to_source(f.tree, grammar))
+        by_text.setdefault(to_source(f.tree, grammar), set()).add(compose_module.fragment_key(f))
+    assert all(len(v) == 1 for v in by_key.values()) and all(len(v) == 1 for v in by_text.values())
+    assert len(by_key) > 300
+
+
+def test_stored_pieces_survive_json(composer, grammar, space):
+    composer.lower([space.sample(random.Random("json:1"))])
+    for stored in list(composer.pieces.values())[:50]:
+        assert compose_module._decode(compose_module._encode(stored)) == stored
+    assert isinstance(stored, Stored)
+
+
+# ---------------------------------------------------------------- runs
+
+def _records(out):
+    return [json.dumps(r, sort_keys=True) for _, r in checked_records(corpus_files(out)[1])]
+
+
+def test_compose_and_batched_runs_write_the_same_corpus(tmp_path):
+    common = ["sample", "-n", "60", "--seed", "3", "--workers", "2", "--shard-size", "20"]
+    assert main([*common, "--out", str(tmp_path / "c"), "--cache", str(tmp_path / "cache")]) == 0
+    assert main([*common, "--out", str(tmp_path / "b"), "--lowering", "batched"]) == 0
+    assert _records(tmp_path / "c") == _records(tmp_path / "b")
+    assert [f.read_bytes() for f in corpus_files(tmp_path / "c")[1]] == [f.read_bytes() for f in corpus_files(tmp_path / "b")[1]]
+    m = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert m["strategy"] == {"name": "compose", "verify": 0.01}
+    low = m["counts"]["lowering"]
+    assert low["spliced"] + low["by_jax"] == 60 and low["spliced"] > 30
+    assert sum(s["lowering"]["verified"] for s in m["shards"]) == low["verified"]
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["strategy"] == {"name": "batched", "verify": 0}
+    # a second run starts warm: no step lowered again
+    assert main([*common, "--out", str(tmp_path / "c2"), "--cache", str(tmp_path / "cache")]) == 0
+    assert _records(tmp_path / "c2") == _records(tmp_path / "c")
+
+
+def test_no_cache_writes_no_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXSYNTH_FRAGMENTS", str(tmp_path / "default"))
+    assert main(["sample", "-n", "5", "--workers", "1", "--no-cache", "--out", str(tmp_path / "o")]) == 0
+    assert not (tmp_path / "default").exists()
+    assert main(["sample", "-n", "5", "--workers", "1", "--out", str(tmp_path / "p")]) == 0
+    assert list((tmp_path / "default").glob("*.sqlite"))
+
+
+def test_a_mismatch_stops_the_run_before_it_is_written(tmp_path, monkeypatch, capsys):
+    """Verification catches a splice that is not JAX's: one line naming the
+    program, a non-zero exit, and no shard holding it."""
+    real = splice._reprint
+    monkeypatch.setattr(splice, "_reprint", lambda text: (lambda t, ops: (t + "\n", ops))(*real(text)))
+    out = tmp_path / "o"
+    code = main(["sample", "-n", "40", "--seed", "1", "--workers", "1", "--shard-size", "10", "--verify", "1",
+                 "--no-cache", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1
+    assert err[0].startswith("jaxsynth: error: program s1-") and "differs from JAX's in StableHLO text" in err[0]
+    bad = err[0].split("program ")[1].split(":")[0]
+    assert all(r["id"] != bad for _, r in checked_records(sorted(out.glob("records-*.jsonl"))))
+
+
+def test_verify_must_be_a_fraction(capsys):
+    assert main(["sample", "-n", "5", "--verify", "1.5"]) == 2
+    assert capsys.readouterr().err == "jaxsynth: error: argument --verify: '1.5' is not a fraction in [0, 1]\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [
+    ["sample", "-n", "20000", "--seed", "11"],
+    ["enumerate", "--max-ops", "3", "--inputs", "f32[2]", "--dims", "2", "--shard", "1/600"],
+])
+def test_twenty_thousand_programs_equal_jax(tmp_path, grammar, args):
+    """Every spliced program of 20,000 sampled and 20,000 enumerated is lowered
+    by JAX as well and equal to it (--verify 1 stops the run otherwise); the
+    sampled ones use every alternative of the grammar."""
+    out = tmp_path / "o"
+    assert main([*args, "--verify", "1", "--workers", "2", "--cache", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    low = m["counts"]["lowering"]
+    assert low["verified"] == low["spliced"] and low["spliced"] + low["by_jax"] >= 20000
+    if args[0] == "sample":
+        used = {a for _, r in checked_records(corpus_files(out)[1]) for a in r["alternatives"]}
+        assert used == set(grammar.by_name)
