@@ -159,7 +159,7 @@ class Composer:
     """Lowers programs of one grammar for one platform by splicing (see the module)."""
 
     def __init__(self, grammar, platform: str = "cpu", cache: FragmentCache | None = None, batch: int = 200,
-                 memory: int = 50_000):
+                 memory: int = 20_000):
         self.grammar, self.platform, self.cache, self.batch, self.memory = grammar, platform, cache, batch, memory
         self.pieces: dict[str, Stored] = {}
         self.stats: Counter = Counter()     # steps: hit (memory), disk, lowered; programs: spliced, whole

@@ -208,13 +208,13 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
     return _reprint(text)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)
 def _helper_key(lines: tuple[str, ...]) -> tuple[str, ...]:
     """A function's text with the functions it names taken back to their base names."""
     return tuple(SYMBOL.sub(lambda m: "@" + _UNIQUIFIED.sub(r"\1", m.group(1)), line) for line in lines)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)
 def _template(lines: tuple[str, ...], n_args: int) -> tuple:
     """Lines cut at their values: (text, value, text, value, ..., text); a
     value is an int (the argument it is) or its name in the piece."""
