@@ -282,10 +282,18 @@ def _signature(text):
         raise UsageError(f"--inputs: {e}") from None
 
 
+def _cache(args) -> str | None:
+    if args.no_cache or args.lowering != "compose":
+        return None
+    if args.cache.exists() and not args.cache.is_dir():
+        raise UsageError(f"--cache {args.cache}: not a directory")
+    return str(args.cache)
+
+
 def _recipe(kind, args, grammar, config, inputs, **extra) -> Recipe:
     return Recipe(kind, grammar.path, grammar.text, tuple(grammar.overrides.items()), config, args.style,
                   inputs=inputs, platform=args.platform, symbolic=args.symbolic, strategy=args.lowering,
-                  verify=args.verify, cache=None if args.no_cache else str(args.cache), **extra)
+                  verify=args.verify, cache=_cache(args), **extra)
 
 
 class _Ticker:

@@ -17,6 +17,7 @@ import itertools
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections import Counter
 from functools import lru_cache
@@ -61,12 +62,10 @@ def _decode(text: str) -> Stored:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the code that makes pieces: a cache never serves pieces of other code."""
-    from .. import lowering
-    from ..synth import fragments, printer, program
-    from . import records
-    files = sorted(Path(lowering.__file__).parent.glob("*.py")) + [
-        Path(m.__file__) for m in (fragments, printer, program, records)] + [Path(__file__)]
+    """A hash of the package's code (what makes pieces, prints programs,
+    parses them for attribution): a cache never serves pieces of other code."""
+    root = Path(__file__).resolve().parent.parent
+    files = sorted(f for f in root.rglob("*.py") if "tests" not in f.relative_to(root).parts)
     return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
 
 
@@ -89,10 +88,10 @@ class FragmentCache:
         import jaxlib
         self.path = Path(root) / (f"jax{jax.__version__}-jaxlib{jaxlib.__version__}-{platform}-"
                                   f"{grammar_sha256[:12]}-{code_version()}.sqlite")
-        self.max_bytes, self._db, self._puts = max_bytes, None, 0
+        self.max_bytes, self._db, self._puts, self.broken = max_bytes, None, 0, False
 
     def _connect(self) -> sqlite3.Connection:
-        if self._db is None:        # per process: a connection does not cross a fork
+        if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
@@ -101,39 +100,52 @@ class FragmentCache:
             self._db = db
         return self._db
 
-    def __getstate__(self):
-        return {**self.__dict__, "_db": None}
+    def _failed(self, e: Exception) -> None:
+        """A cache that cannot be used is no reason to stop a run: say so once, go on without it."""
+        print(f"jaxsynth: warning: fragment cache {self.path}: {type(e).__name__}: {e}; going on without it",
+              file=sys.stderr, flush=True)
+        self.broken = True
 
     @staticmethod
     def key(fragment: str) -> str:
         return hashlib.sha256(fragment.encode()).hexdigest()
 
     def get(self, fragments: list[str]) -> dict[str, Stored]:
-        db, out = self._connect(), {}
+        out: dict[str, Stored] = {}
+        if self.broken:
+            return out
         keys = {self.key(s): s for s in fragments}
         items = list(keys)
-        for i in range(0, len(items), 500):
-            chunk = items[i:i + 500]
-            rows = db.execute(f"SELECT key, value FROM pieces WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            for key, value in rows:
-                try:
-                    out[keys[key]] = _decode(value)
-                except (ValueError, TypeError):     # a damaged entry is lowered again
-                    pass
+        try:
+            db = self._connect()
+            for i in range(0, len(items), 500):
+                chunk = items[i:i + 500]
+                rows = db.execute(f"SELECT key, value FROM pieces WHERE key IN ({','.join('?' * len(chunk))})",
+                                  chunk).fetchall()
+                for key, value in rows:
+                    try:
+                        out[keys[key]] = _decode(value)
+                    except (ValueError, TypeError):     # a damaged entry is lowered again
+                        pass
+        except (sqlite3.Error, OSError) as e:
+            self._failed(e)
         return out
 
     def put(self, items: dict[str, Stored]) -> None:
-        if not items:
+        if not items or self.broken:
             return
-        db = self._connect()
-        with db:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany("INSERT OR REPLACE INTO pieces VALUES (?, ?)",
-                           [(self.key(s), _encode(st)) for s, st in items.items()])
-        self._puts += len(items)
-        if self._puts >= 1000:
-            self._puts = 0
-            self._bound(db)
+        try:
+            db = self._connect()
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT OR REPLACE INTO pieces VALUES (?, ?)",
+                               [(self.key(s), _encode(st)) for s, st in items.items()])
+            self._puts += len(items)
+            if self._puts >= 1000:
+                self._puts = 0
+                self._bound(db)
+        except (sqlite3.Error, OSError) as e:
+            self._failed(e)
 
     def _bound(self, db) -> None:
         pages, size = (db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size"))
@@ -174,13 +186,13 @@ class Composer:
         pieces = self._ensure([(key, f.program) for plan, ks in zip(plans, keys) for f, key in zip(plan, ks)])
         t2 = time.perf_counter()
         out = []
-        for p, plan, srcs in zip(programs, plans, keys):
+        for p, plan, ks in zip(programs, plans, keys):
             order = evaluation_order(p, style)
             if order is None:
                 self.stats["whole"] += 1
                 out.append(Composed(whole="a value written inside a lambda"))
             else:
-                out.append(self._splice(p, [plan[k] for k in order], [pieces[srcs[k]] for k in order]))
+                out.append(self._splice(p, [plan[k] for k in order], [pieces[ks[k]] for k in order]))
         self.times["steps cut"] += t1 - t0
         self.times["steps found or lowered"] += t2 - t1
         self.times["spliced and printed by MLIR"] += time.perf_counter() - t2
@@ -229,11 +241,11 @@ class Composer:
             self.cache.put(new)
         return pieces
 
-    def _keep(self, source: str, stored: Stored) -> None:
+    def _keep(self, key: str, stored: Stored) -> None:
         if len(self.pieces) >= self.memory:     # memory stays flat: the oldest go (the disk keeps them)
             for s in list(itertools.islice(self.pieces, len(self.pieces) // 4)):
                 del self.pieces[s]
-        self.pieces[source] = stored
+        self.pieces[key] = stored
 
     def _splice(self, program: Program, plan, stored: list[Stored]) -> Composed:
         failed = next((st.error for st in stored if st.piece is None), None)

@@ -200,9 +200,9 @@ def _as_json(value):
 
 def command_line(m: dict, out: str) -> tuple[str, bool]:
     """(the `jaxsynth` command that makes the corpus of manifest `m` in `out`,
-    whether it gives exactly the manifest's options). Worker counts and
-    backends are left out: they change no byte."""
-    from .pipeline import CHOSEN, Recipe        # the pipeline writes cards: imported when one is made
+    whether it gives exactly the manifest's options). Worker counts,
+    backends and the lowering strategy are left out: they change no byte."""
+    from .pipeline import CHOSEN, NOT_COMPARED, Recipe    # the pipeline writes cards: imported when one is made
     kind, config = m["command"], m["config"]
     pools = config["pools"]
     profile = next((name for name, p in SHAPES.items()
@@ -217,7 +217,8 @@ def command_line(m: dict, out: str) -> tuple[str, bool]:
                     config.get("style", "statements"), seed=m.get("seed") or 0, inputs=inputs,
                     max_size=m.get("max_size") or 0, platform=lowering["platform"], symbolic=lowering["symbolic"],
                     **chosen)
-    described = recipe.describe()
+    # how programs were lowered changes no byte: like workers, left out
+    described = {k: v for k, v in recipe.describe().items() if k not in NOT_COMPARED}
     exact = _as_json({k: m.get(k) for k in described}) == described
 
     words = ["jaxsynth", kind]

@@ -86,7 +86,12 @@ class Recipe:
             "inputs": [str(t) for t in self.inputs] if self.inputs else None,
             "max_size": self.max_size or None, "config": {**config, "style": self.style},
             "lowering": self.lowering, **chosen,
-            "strategy": {"name": self.strategy, "verify": self.verify if self.strategy == "compose" else 0}}))
+            "strategy": {"name": self.used_strategy, "verify": self.verify if self.used_strategy == "compose" else 0}}))
+
+    @property
+    def used_strategy(self) -> str:
+        """The strategy programs are lowered by: symbolic lowerings are JAX's alone."""
+        return "batched" if self.symbolic else self.strategy
 
 
 SAMPLING_ONLY = ("max_ops", "max_body_ops", "max_inputs")     # fields of Config enumeration ignores
@@ -163,7 +168,7 @@ class Shard:
 def composer(recipe: Recipe):
     """The process's compositional lowering of a recipe (its pieces kept
     across shards), or None where programs are lowered by JAX alone."""
-    if recipe.strategy != "compose" or recipe.symbolic:
+    if recipe.used_strategy != "compose":
         return None
     grammar = build(recipe)[0]
     cache = FragmentCache(recipe.cache, grammar.sha256, recipe.platform) if recipe.cache else None

@@ -147,7 +147,9 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
     """(text, ops) of the module `jit` makes of a program whose inputs are
     values 0..n_inputs-1, whose steps are `steps` in order and which returns
     the values `outputs`; raises Whole where JAX's lowering would differ."""
-    header = steps[0].piece.header if steps else None
+    if not steps:
+        raise Whole("a program of no step")
+    header = steps[0].piece.header
     for s in steps:
         if s.piece.whole:
             raise Whole(s.piece.whole)
@@ -174,7 +176,7 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         for name, lines in p.helpers:
             key = _helper_key(lines)    # JAX shares a function two calls traced once
             if key in seen:
-                raise Whole(f"two steps make the private function @{name}")
+                raise Whole(f"the private function @{name} is made twice (JAX may share it)")
             seen.add(key)
             helpers.append((k, name, lines))
     made = {v for s in steps for v in s.results if v is not None}

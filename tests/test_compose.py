@@ -65,7 +65,7 @@ def test_enumerated_programs_splice(composer, grammar, space):
 @pytest.mark.parametrize("body, signature, why", [
     # JAX shares one @relu between the two calls (one cached trace)
     ("    v0 = jax.nn.relu(x0)\n    v1 = jax.nn.relu(v0)\n    return v1\n", "f32[3] -> f32[3]",
-     "two steps make the private function @relu"),
+     "the private function @relu is made twice (JAX may share it)"),
     # a scalar zero is a literal: JAX prints it at each use
     ("    v0 = jnp.zeros_like(x0)\n    v1 = jnp.arctan2(x0, v0)\n    v2 = v0 * 0.5\n    return v1, v2\n",
      "f32[] -> f32[], f32[]", "a step whose value is a literal constant"),
@@ -158,6 +158,23 @@ def test_cache_round_trip_bound_and_damage(grammar, space, tmp_path):
     assert again.lower(programs) == first and again.stats["lowered"] >= 1
 
 
+def test_a_cache_that_cannot_be_used_is_said_once_and_gone_without(grammar, space, tmp_path, capsys):
+    cache = FragmentCache(tmp_path, grammar.sha256, "cpu")
+    cache.path.mkdir(parents=True)          # where its database would be
+    programs = [space.sample(random.Random(f"nocache:{k}")) for k in range(5)]
+    assert Composer(grammar, cache=cache).lower(programs) == Composer(grammar).lower(programs)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"jaxsynth: warning: fragment cache {cache.path}: ")
+    assert err[0].endswith("going on without it")
+
+
+def test_cache_must_be_a_directory(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert main(["sample", "-n", "5", "--cache", str(tmp_path / "file"), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"jaxsynth: error: --cache {tmp_path / 'file'}: not a directory\n"
+    assert not (tmp_path / "o").exists()
+
+
 def test_cache_file_names_versions_platform_grammar_and_code(grammar, tmp_path):
     import jax
     name = FragmentCache(tmp_path, grammar.sha256, "tpu").path.name
@@ -191,7 +208,7 @@ def _records(out):
     return [json.dumps(r, sort_keys=True) for _, r in checked_records(corpus_files(out)[1])]
 
 
-def test_compose_and_batched_runs_write_the_same_corpus(tmp_path):
+def test_compose_and_batched_runs_write_the_same_corpus(tmp_path, capsys):
     common = ["sample", "-n", "60", "--seed", "3", "--workers", "2", "--shard-size", "20"]
     assert main([*common, "--out", str(tmp_path / "c"), "--cache", str(tmp_path / "cache")]) == 0
     assert main([*common, "--out", str(tmp_path / "b"), "--lowering", "batched"]) == 0
@@ -204,7 +221,9 @@ def test_compose_and_batched_runs_write_the_same_corpus(tmp_path):
     assert sum(s["lowering"]["verified"] for s in m["shards"]) == low["verified"]
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["strategy"] == {"name": "batched", "verify": 0}
     # a second run starts warm: no step lowered again
+    capsys.readouterr()
     assert main([*common, "--out", str(tmp_path / "c2"), "--cache", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith("from the cache on disk, 0% lowered")
     assert _records(tmp_path / "c2") == _records(tmp_path / "c")
 
 
@@ -219,8 +238,13 @@ def test_no_cache_writes_no_cache(tmp_path, monkeypatch):
 def test_a_mismatch_stops_the_run_before_it_is_written(tmp_path, monkeypatch, capsys):
     """Verification catches a splice that is not JAX's: one line naming the
     program, a non-zero exit, and no shard holding it."""
-    real = splice._reprint
-    monkeypatch.setattr(splice, "_reprint", lambda text: (lambda t, ops: (t + "\n", ops))(*real(text)))
+    real, calls = splice._reprint, [0]
+
+    def wrong_after_the_first_shard(text):
+        calls[0] += 1
+        t, ops = real(text)
+        return (t + "\n" if calls[0] > 10 else t), ops
+    monkeypatch.setattr(splice, "_reprint", wrong_after_the_first_shard)
     out = tmp_path / "o"
     code = main(["sample", "-n", "40", "--seed", "1", "--workers", "1", "--shard-size", "10", "--verify", "1",
                  "--no-cache", "--out", str(out)])
@@ -228,7 +252,10 @@ def test_a_mismatch_stops_the_run_before_it_is_written(tmp_path, monkeypatch, ca
     assert code != 0 and len(err) == 1
     assert err[0].startswith("jaxsynth: error: program s1-") and "differs from JAX's in StableHLO text" in err[0]
     bad = err[0].split("program ")[1].split(":")[0]
-    assert all(r["id"] != bad for _, r in checked_records(sorted(out.glob("records-*.jsonl"))))
+    manifest, files = corpus_files(out, warn=False)
+    assert not manifest["complete"] and len(files) >= 1
+    written = [r["id"] for _, r in checked_records(files)]
+    assert len(written) >= 10 and bad not in written
 
 
 def test_verify_must_be_a_fraction(capsys):

@@ -227,7 +227,8 @@ def test_bench_reports_strategies_side_by_side(capsys):
         r = result[workload]
         assert r["naive"] > 0 and r["batched"] > 0 and r["compose"] > 0
         assert r["ratios"]["compose/batched"] == pytest.approx(r["compose"] / r["batched"])
-        assert sum(r["steps"].values()) == pytest.approx(1) and r["steps"]["lowered"] == 0     # warm
+        assert sum(r["steps"].values()) == pytest.approx(1) and r["steps"]["lowered"] == 0     # warm,
+        assert r["steps"]["disk"] > 0                                                            # from disk
         assert {"sample", "hash", "print", "compose (all)", "json", "instead: lower_batch (JAX)"} <= set(r["stages_ms"])
     assert result["enumerate"]["programs"] == 84
 
