@@ -155,6 +155,8 @@ def _shard(entry, n: int) -> str | None:
         problem = check(entry.get(key))
         if problem:
             return f"{key!r}: {problem}"
+    if "lowering" in entry and _tally(entry["lowering"]):      # programs spliced, verified, by JAX (format 5)
+        return f"'lowering': {_tally(entry['lowering'])}"
     if entry["number"] != n:
         return f"'number' is {entry['number']}, expected {n} (shards are listed in order)"
     if entry.get("file") != shard_name(n):
@@ -181,7 +183,8 @@ def check_manifest(m) -> str | None:
             and w >= 0 for k, w in v.items()) else "not an object of finite weights >= 0",
         "counts": lambda v: None if isinstance(v, dict) and _count(v.get("records")) is None
         and _count(v.get("duplicates_skipped")) is None and _tally(v.get("failures")) is None
-        else "not {records, duplicates_skipped, failures}",
+        and ("lowering" not in v or _tally(v["lowering"]) is None)
+        else "not {records, duplicates_skipped, failures[, lowering]}",
         "shards": lambda v: None if isinstance(v, list) else "not a list",
         "config": lambda v: None if isinstance(v, dict) else "not an object",
     }
