@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterator, NamedTuple, Union
 
 from .types import DOMAINS, DTYPES, MAX_RANK, MAX_SIZE, Type
@@ -60,6 +61,11 @@ class App(NamedTuple):
     @property
     def results(self) -> tuple[Type, ...]:
         return (self.result,) + self.more
+
+    def placed(self, values) -> App:
+        """This application of `Rule.transfer` (operand slots hold positions
+        0, 1, ...) with `values[k]` in the slot of operand k."""
+        return App(tuple(values[s] if isinstance(s, int) else s for s in self.slots), self.attrs, self.result, self.more)
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,6 @@ class Operand(NamedTuple):
     min_rank: int = 0
     max_rank: int = MAX_RANK
 
-    def fits(self, t: Type, dtypes) -> bool:
-        return t.dtype in dtypes and self.min_rank <= len(t.shape) <= self.max_rank
-
 
 def arg(min_rank=0, max_rank=MAX_RANK) -> Operand:
     return Operand(ARG, min_rank, max_rank)
@@ -131,9 +134,20 @@ class Rule(NamedTuple):
         """Yields Body slots (sub-programs nest one level deeper)."""
         return "l" in self.slots or "b" in self.slots
 
-    def apps(self, ts, pools, args=(), context=()) -> Iterator[App]:
-        """Every application to values of types `ts`: the transfer over every
-        choice of operands in scope that fit their domains."""
+    def domains(self, args=()) -> tuple[tuple[frozenset, int, int], ...]:
+        """(dtypes, least rank, greatest rank) each operand accepts, with these
+        annotation arguments (`fits`)."""
+        return _domains(self, args)
+
+    def fitting(self, ts, args=()) -> list[list[int]]:
+        """For each operand, the indices of the types in `ts` that fit its domain."""
+        return [[i for i, t in enumerate(ts) if fits(domain, t)] for domain in self.domains(args)]
+
+    def transfer(self, operands: tuple[Type, ...], pools, args=(), context=(), scope=()) -> Iterator[App]:
+        """What the transfer gives for one operand of each of these types, as
+        applications whose operand slots hold the operand's position (0, 1,
+        ...: `App.placed` puts values there); nothing outside the rule's
+        context. `scope`: the types in scope, for a rule that sees them."""
         extra, ctx = {}, dict(context)
         if self.outside in ctx:
             return
@@ -142,23 +156,41 @@ class Rule(NamedTuple):
                 return
             extra[self.within] = ctx[self.within]
         if self.scope:
-            extra["scope"] = ts
-        named = dict(zip(self.args, args))
-        choices = []
-        for op in self.operands:
-            dtypes = DOMAINS[named["domain"] if op.domain == ARG else op.domain]
-            choices.append([i for i, t in enumerate(ts) if op.fits(t, dtypes)])
-        for chosen in itertools.product(*choices):
-            for out in self.fn(*(ts[i] for i in chosen), pools, *args, **extra):
-                attrs, result, bodies = out if len(out) == 3 else (*out, ())
-                more = ()
-                if isinstance(result, tuple) and not isinstance(result, Type):
-                    result, *more = result
-                if result.dtype not in pools.dtypes or any(t.dtype not in pools.dtypes for t in more):
-                    continue            # a dtype the grammar cannot write (complex in a real-only grammar)
-                operands, subs = iter(chosen), iter(bodies)
-                slots = tuple(next(operands) if k == "e" else next(subs) for k in self.slots)
-                yield App(slots, tuple(attrs), result, tuple(more))
+            extra["scope"] = scope
+        positions = tuple(range(len(operands)))     # the slots of an application without sub-programs
+        for out in self.fn(*operands, pools, *args, **extra):
+            attrs, result, bodies = out if len(out) == 3 else (*out, ())
+            more = ()
+            if isinstance(result, tuple) and not isinstance(result, Type):
+                result, *more = result
+            if result.dtype not in pools.dtypes or more and any(t.dtype not in pools.dtypes for t in more):
+                continue            # a dtype the grammar cannot write (complex in a real-only grammar)
+            slots = positions
+            if bodies:
+                operand, subs = iter(positions), iter(bodies)
+                slots = tuple(next(operand) if k == "e" else next(subs) for k in self.slots)
+            yield App(slots, tuple(attrs), result, tuple(more))
+
+    def apps(self, ts, pools, args=(), context=()) -> Iterator[App]:
+        """Every application to values of types `ts`: the transfer over every
+        choice of operands in scope that fit their domains (in scope order)."""
+        for chosen in itertools.product(*self.fitting(ts, args)):
+            for app in self.transfer(tuple(ts[i] for i in chosen), pools, args, context, ts):
+                yield app.placed(chosen)
+
+
+def fits(domain, t: Type) -> bool:
+    """Whether an operand of this domain (`Rule.domains`) may have type t."""
+    dtypes, lo, hi = domain
+    return t.dtype in dtypes and lo <= len(t.shape) <= hi
+
+
+@lru_cache(maxsize=None)
+def _domains(rule: Rule, args) -> tuple[tuple[frozenset, int, int], ...]:
+    """`Rule.domains`, memoised: looked up for every scope."""
+    named = dict(zip(rule.args, args))
+    return tuple((DOMAINS[named["domain"] if op.domain == ARG else op.domain], op.min_rank, op.max_rank)
+                 for op in rule.operands)
 
 
 REGISTRY: dict[str, Rule] = {}

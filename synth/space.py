@@ -36,13 +36,14 @@ import math
 import operator
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import accumulate
 
 from .grammar import Alt, Grammar
 from .program import Program, Step, captures, chain_scope, needed, reads
-from .rules import App, Body, Pools
+from .rules import App, Body, Pools, fits
 from .types import DTYPES, MAX_RANK, Type, within_bounds
 
 
@@ -53,6 +54,7 @@ SWARM_TRIES = 5     # programs (and signatures, unless given) each subset tries
 # sub-programs cannot be filled (only loops, say) makes every step retry its
 # chains, nested, for minutes; default sampling needs under 3,000 per program
 SWARM_PICKS = 5000
+TRANSFERS = 4096   # tuples of operand types a table of a rule's transfer keeps (`Transfers`)
 
 
 class NoProgram(ValueError):
@@ -69,6 +71,88 @@ class Config:
     batched: bool = False       # programs may run under vmap (symbolic lowering): no op without a batching rule
 
 
+class Apps(Sequence):
+    """Applications in rule order, grouped by operand values: `groups` holds
+    (values, the transfer's applications, operand slots holding positions:
+    `App.placed`), `context` is what their sub-programs run within. An
+    application is made only when it is asked for: sampling draws one of
+    often hundreds (`rng.choice` asks for the length and one index)."""
+
+    def __init__(self, groups, context=()):
+        self.groups, self.context = groups, context
+
+    @cached_property
+    def _ends(self) -> list[int]:
+        """Where each group's applications end."""
+        return list(accumulate(len(apps) for _, apps in self.groups))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self.groups else 0
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)        # no group is empty
+
+    def __getitem__(self, i: int) -> App:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        g = bisect.bisect_right(self._ends, i)
+        values, apps = self.groups[g]
+        return self._made(apps[i - self._ends[g] + len(apps)], values)
+
+    def __iter__(self):
+        return (self._made(app, values) for values, apps in self.groups for app in apps)
+
+    def _made(self, app: App, values) -> App:
+        app = app.placed(values)
+        return _inherit(app, self.context) if self.context else app
+
+    @cached_property
+    def placed(self) -> tuple[App, ...]:
+        """Every application, made (once)."""
+        return tuple(self)
+
+    def where(self, keep) -> Apps:
+        """Those whose tuple of operand values `keep` accepts."""
+        return Apps([g for g in self.groups if keep(g[0])], self.context) if self.groups else self
+
+
+class Scope:
+    """Values in scope by type (`where`: type -> indices, in scope order),
+    with what is worked out about them memoised: the types of each operand
+    domain, applications by rule (`groups`) and by alternative (`apps`). A
+    scope is looked at many times: by the alternatives a step tries, by
+    every step of a chain, by `_produce`."""
+
+    def __init__(self, types: tuple[Type, ...]):
+        self.types, self.where = types, {}
+        for i, t in enumerate(types):
+            self.where.setdefault(t, []).append(i)
+        self._fitting, self.groups, self.apps = {}, {}, {}
+
+    def fitting(self, domain) -> list[Type]:
+        """The types in scope of an operand domain (`Rule.domains`)."""
+        kinds = self._fitting.get(domain)
+        if kinds is None:
+            kinds = self._fitting[domain] = [t for t in self.where if fits(domain, t)]
+        return kinds
+
+
+class Transfers(dict):
+    """What a rule's transfer gives in one context (`Rule.transfer`), by tuple
+    of operand types, memoised as they are asked for (at most TRANSFERS);
+    `scope`: the types in scope, for a rule that sees them."""
+
+    def __init__(self, rule, args, pools, context, scope=()):
+        super().__init__()
+        self.rule, self.args, self.pools, self.context, self.scope = rule, args, pools, context, scope
+
+    def __missing__(self, operands) -> tuple[App, ...]:
+        if len(self) >= TRANSFERS:
+            self.clear()
+        apps = self[operands] = tuple(self.rule.transfer(operands, self.pools, self.args, self.context, self.scope))
+        return apps
+
+
 class Space:
     def __init__(self, grammar: Grammar, config: Config = Config()):
         self.grammar, self.config = grammar, config
@@ -81,7 +165,9 @@ class Space:
         self._shapes = tuple(s for s in self.pools.shapes if within_bounds(s))
         self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
         self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
-        self._transfers = lru_cache(maxsize=100_000)(self._transfers_uncached)
+        self._scope = lru_cache(maxsize=8)(Scope)
+        self._transfers = lru_cache(maxsize=1024)(self._transfers_uncached)
+        self._local = lru_cache(maxsize=1024)(_local)
 
     def _choose_among(self, alts) -> None:
         """Sample only from `alts`, by their weights."""
@@ -109,83 +195,108 @@ class Space:
         """Forget memoised applications (they grow with every new signature)."""
         self._apps.cache_clear()
         self._body_apps.cache_clear()
+        self._scope.cache_clear()
         self._transfers.cache_clear()
+        self._local.cache_clear()
 
     # ------------------------------------------------------------ the steps
 
     def _apps_uncached(self, alt: Alt, types: tuple[Type, ...], depth: int, context,
-                       results=None, reading=None) -> tuple[App, ...]:
-        """The applications of `alt` to values of these types, in rule order;
-        if given, only those of one result in `results` and those reading
-        value `reading` (selecting before the operands are placed costs far
-        less than placing them all and dropping most)."""
-        if alt.has_bodies and depth >= self.config.max_depth:
-            return ()
+                       results=None, reading=None) -> Apps:
+        """The applications of `alt` to values of these types, in rule order,
+        grouped by operand values (`Apps`: sampling places only the one it
+        draws); if given, only those of one result in `results` and those
+        reading value `reading` (selecting before the operands are placed
+        costs far less than placing them all and dropping most). Memoised
+        in the scope's `Scope`."""
+        if depth >= self.config.max_depth and alt.has_bodies:
+            return Apps((), context)
         if "nodiff" in alt.flags and dict(context).get("diff"):
-            return ()
-        apps = self._placed(alt, types, context, results, reading)
-        if alt.distinct:        # x - x, x < x: the result is fixed by construction
-            apps = (a for a in apps if _distinct_operands(a))
-        if alt.same:            # jnp.pad(x, (0, x.shape[0])): one value in every operand slot
-            apps = (a for a in apps if len({s for s in a.slots if isinstance(s, int)}) == 1)
-        if context:             # sub-programs run within what their enclosing one runs within
-            apps = (_inherit(a, context) for a in apps)
-        return tuple(apps)
+            return Apps((), context)
+        scope = self._scope(types)
+        key = alt, context, results, reading
+        apps = scope.apps.get(key)
+        if apps is None:
+            rule_key = alt.rule, alt.args, context, results, reading   # alternatives of one rule share these
+            apps = scope.groups.get(rule_key)
+            if apps is None:
+                apps = scope.groups[rule_key] = self._groups(alt.rule, alt.args, scope, context, results, reading)
+            if alt.distinct:    # x - x, x < x: the result is fixed by construction
+                apps = apps.where(lambda values: len(set(values)) == len(values))
+            if alt.same:        # jnp.pad(x, (0, x.shape[0])): one value in every operand slot
+                apps = apps.where(lambda values: len(set(values)) == 1)
+            scope.apps[key] = apps
+        return apps
 
-    def _transfers_uncached(self, rule, args, kinds, context) -> tuple[tuple[tuple[Type, ...], tuple[App, ...]], ...]:
-        """What `alt.apps` gives over values of distinct types `kinds`, by the
-        types of the operands (in the order of `kinds`), for every alternative
-        of this rule and arguments (`unary(float)` has dozens)."""
-        groups = {}
-        for app in rule.apps(kinds, self.pools, args, context):
-            groups.setdefault(tuple(kinds[s] for s in app.slots if isinstance(s, int)), []).append(app)
-        return tuple((key, tuple(apps)) for key, apps in groups.items())
+    def _transfers_uncached(self, rule, args, context) -> Transfers:
+        """The table of the rule's transfer in this context (`Transfers`)."""
+        return Transfers(rule, args, self.pools, context)
+
+    def _groups(self, rule, args, scope: Scope, context, results, reading) -> Apps:
+        """`rule.apps(types, ...)` grouped by operand values (`Apps`: sub-programs
+        run within `context`, what their enclosing one runs within), in the
+        same order; if given, only applications of one result in `results`
+        and choices of values that read value `reading`. A scope holds the
+        same type many times and grows by a step at a time: scopes rarely
+        recur, tuples of operand types do. So the transfer runs once per tuple
+        of types (memoised on it) and its applications go to every choice of
+        values of those types. Rule order is the order of the operand values
+        (the rule loops over them in scope order), then the transfer's."""
+        if rule.scope:          # the transfer sees the whole scope: no other scope gives the same
+            transfers = Transfers(rule, args, self.pools, context, scope.types)
+        else:
+            transfers = self._transfers(rule, args, context)
+        kinds = [scope.fitting(domain) for domain in rule.domains(args)]     # each operand's
+        if reading is None:
+            candidates = itertools.product(*kinds)
+        else:                   # only tuples of types that have the read value's somewhere
+            r = scope.types[reading]
+            candidates = dict.fromkeys(c for j, fit in enumerate(kinds) if r in fit
+                                       for c in itertools.product(*kinds[:j], (r,), *kinds[j + 1:]))
+        groups = []
+        for operands in candidates:
+            apps = transfers[operands]
+            if apps and results is not None:
+                apps = [a for a in apps if a.result in results and not a.more]
+            if apps:
+                choices = itertools.product(*map(scope.where.__getitem__, operands))
+                if reading is not None:
+                    choices = (values for values in choices if reading in values)
+                groups += zip(choices, itertools.repeat(apps))
+        groups.sort()           # by values: each tuple of values has one tuple of types, no ties
+        return Apps(groups, context)
 
     def _placed(self, alt, types, context, results, reading) -> list[App]:
-        """`alt.apps(types, ...)`, selected as in `_apps_uncached`, in the same order.
-        A scope holds the same type many times and grows by a step at a time:
-        scopes rarely recur, their sets of types more often. What a transfer
-        gives depends only on its operands' types, so it runs over the
-        distinct types (memoised on their set), and each of its applications
-        is placed on every choice of values of those types. Rule order is the
-        order of the operand indices (the rule loops over them in scope
-        order), then the transfer's."""
-        def keep(app):
-            return results is None or app.result in results and not app.more
-        if alt.rule.scope:      # the transfer sees the whole scope: no two scopes give the same
-            return [a for a in alt.apps(types, self.pools, context)
-                    if keep(a) and (reading is None or reading in a.slots)]
-        where = {}
-        for i, t in enumerate(types):
-            where.setdefault(t, []).append(i)
-        chosen = []
-        for operands, apps in self._transfers(alt.rule, alt.args, tuple(sorted(where)), context):
-            apps = [a for a in apps if keep(a)]
-            if apps:
-                chosen += [(values, apps) for values in itertools.product(*(where[t] for t in operands))
-                           if reading is None or reading in values]
-        chosen.sort(key=operator.itemgetter(0))     # each tuple of values has one tuple of types: no ties
-        return [_place(app, values) for values, apps in chosen for app in apps]
+        """`alt.apps(types, ...)` selected as in `_groups`, in the same order,
+        placed (outside any context): what tests compare with the rule's own loop."""
+        return list(Apps(self._groups(alt.rule, alt.args, Scope(types), context, results, reading).groups))
 
     def apps(self, alt: Alt, types: tuple[Type, ...], depth: int = 0, context=None) -> tuple[App, ...]:
         """Every application of `alt` to values of these types (within a
         sub-program's context: a mesh, differentiation; default: the program's)."""
-        return self._apps(alt, types, depth, self.context if context is None else context)
+        return self._apps(alt, types, depth, self.context if context is None else context).placed
 
-    def _body_apps_uncached(self, alt, body, depth, outer) -> tuple[App, ...]:
+    def _body_apps_uncached(self, alt, body, depth, outer) -> Apps:
+        """`body_apps`, grouped by operand values (`Apps`)."""
+        return self._extending(alt, body, depth, *self._body_scope(body, outer))
+
+    def _body_scope(self, body: Body, outer) -> tuple[tuple[Type, ...], int]:
+        """The types a body's chain step sees (`body_apps`) and the index of
+        the current value among them."""
+        local = self._local(body)
+        return local + (() if dict(body.context).get("closed") else outer), len(local) - 1
+
+    def _extending(self, alt, body, depth, types, cur) -> Apps:
+        """`body_apps`, given the `_body_scope`."""
         if not alt.reads:
-            return ()
-        if dict(body.context).get("closed"):
-            outer = ()
-        local = tuple(t for _, t in chain_scope(body)) + (body.result,)
-        return self._apps_uncached(alt, local + outer, depth, body.context, results=(body.result,),
-                                   reading=len(local) - 1)
+            return Apps((), body.context)
+        return self._apps_uncached(alt, types, depth, body.context, (body.result,), cur)
 
     def body_apps(self, alt: Alt, body: Body, depth: int, outer: tuple[Type, ...]) -> tuple[App, ...]:
         """Applications that extend a body's chain: read the current value and keep
         its type. Operands index the body's other parameters, the current value,
         then the enclosing program's values (`outer`), which the body captures."""
-        return self._body_apps(alt, body, depth, outer)
+        return self._body_apps(alt, body, depth, outer).placed
 
     # ------------------------------------------------------------ sampling
 
@@ -195,9 +306,10 @@ class Space:
             if self._picks <= 0:
                 raise NoProgram("the budget of picks is spent")
             self._picks -= 1
-        if within is None:
-            return rng.choices(self.alts, cum_weights=self._cum)[0]
-        return rng.choices(self._within[within], cum_weights=self._within_cum[within])[0]
+        alts, cum = (self.alts, self._cum) if within is None else (self._within[within], self._within_cum[within])
+        # what rng.choices(alts, cum_weights=cum) draws (one random(), bisected), without
+        # its checks: normalised weights have a positive, finite total
+        return alts[bisect.bisect(cum, rng.random() * cum[-1], 0, len(alts) - 1)]
 
     def sample_signature(self, rng: random.Random) -> tuple[Type, ...]:
         """1..max_inputs inputs; later ones often share the first one's shape,
@@ -290,16 +402,15 @@ class Space:
                 break
             unused_inputs = [i for i in range(n) if not used[i]]
             alt = self.pick_alt(rng)
-            apps = self.apps(alt, tuple(types))
+            apps = self._apps_uncached(alt, tuple(types), 0, self.context)
             if not apps and alt.rule.needs and len(steps) + 2 <= target and not unused_inputs:
                 self._produce(rng, alt.rule.needs, types, used, steps)
-                apps = self.apps(alt, tuple(types))
+                apps = self._apps_uncached(alt, tuple(types), 0, self.context)
             if unused_inputs and target - len(steps) <= len(unused_inputs):
                 # no budget left to spare: only steps that read a forgotten input
-                apps = [a for a in apps if alt.reads and any(s in unused_inputs for s in a.slots if isinstance(s, int))]
+                apps = apps.where(lambda values: alt.reads and any(v in unused_inputs for v in values))
             elif alt.reads and rng.random() < 0.7:       # prefer reading unread values, so few are returned
-                fresh = [a for a in apps if any(isinstance(s, int) and not used[s] for s in a.slots)]
-                apps = fresh or apps
+                apps = apps.where(lambda values: not all(used[v] for v in values)) or apps
             if apps:
                 self._append(alt, rng.choice(apps), rng, types, used, steps)
         if all(used[:n]):
@@ -331,7 +442,8 @@ class Space:
 
     def _produce(self, rng, needs, types, used, steps):
         """Add a step whose result is a type some rule needs (a scalar predicate, say)."""
-        options = [(a, self._apps_uncached(a, tuple(types), 0, self.context, results=needs))
+        scope = tuple(types)
+        options = [(a, self._apps_uncached(a, scope, 0, self.context, needs))
                    for a in self.alts if not a.has_bodies and a.reads]
         options = [(a, apps) for a, apps in options if apps]
         if options:
@@ -345,7 +457,7 @@ class Space:
         yet, else sometimes a captured value; inside a mesh it prefers the
         operations that only apply there (collectives)."""
         chain = []
-        cur = len(chain_scope(body))
+        types, cur = self._body_scope(body, outer)
         # inside a mesh, a chain mostly communicates (psum, all_gather, ...)
         special = [k for k, _ in body.context if k in self._within]
         for _ in range(rng.randint(1, self.config.max_body_ops)):
@@ -360,9 +472,9 @@ class Space:
             # many alternatives cannot read what is wanted (an i32 index): try more of them
             for attempt in range(ATTEMPTS):
                 alt = self.pick_alt(rng, within if attempt < ATTEMPTS // 2 else None)
-                apps = self.body_apps(alt, body, depth, outer)
+                apps = self._extending(alt, body, depth, types, cur)
                 if want and attempt < ATTEMPTS - 2:
-                    apps = [a for a in apps if any(j in want for j in a.slots if isinstance(j, int))]
+                    apps = apps.where(lambda values: any(j in want for j in values))
                 step = self._with_bodies(alt, rng.choice(apps), rng, outer, depth + 1) if apps else None
                 if step is not None:
                     chain.append(step)
@@ -408,15 +520,10 @@ def _inherit(app: App, context) -> App:
     return app._replace(slots=slots)
 
 
-def _place(app: App, operands) -> App:
-    """The application with these values in its operand slots, in order."""
-    values = iter(operands)
-    return App(tuple(next(values) if isinstance(s, int) else s for s in app.slots), app.attrs, app.result, app.more)
-
-
-def _distinct_operands(app: App) -> bool:
-    operands = [s for s in app.slots if isinstance(s, int)]
-    return len(set(operands)) == len(operands)
+def _local(body: Body) -> tuple[Type, ...]:
+    """The types a body's chain step sees before the enclosing program's
+    values: the other parameters, then the current value."""
+    return tuple(t for _, t in chain_scope(body)) + (body.result,)
 
 
 def _compositions(total: int, parts: int):
