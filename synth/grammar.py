@@ -83,7 +83,6 @@ class Alt:
 class Grammar:
     path: str
     text: str
-    lark: lark.Lark
     alts: tuple[Alt, ...]
     literals: dict = field(repr=False)        # terminal name -> literal text
     dtypes: tuple[str, ...] = tuple(DTYPES)   # the dtypes its DTYPE terminal can write
@@ -96,6 +95,12 @@ class Grammar:
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def lark(self) -> lark.Lark:
+        """The LALR parser of printed programs (built on first use: processes
+        that only print, as a run's workers, never pay for it)."""
+        return _lark(self.text)
 
     def parse(self, source: str) -> lark.Tree:
         return self.lark.parse(source)
@@ -113,7 +118,7 @@ class Grammar:
     def with_weights(self, overrides: dict[str, float]) -> "Grammar":
         """A copy with some weights replaced; names must be alternatives."""
         alts = tuple(dataclasses.replace(a, weight=overrides.get(a.name, a.weight)) for a in self.alts)
-        return Grammar(self.path, self.text, self.lark, alts, self.literals, self.dtypes,
+        return Grammar(self.path, self.text, alts, self.literals, self.dtypes,
                        {**self.overrides, **overrides})
 
 
@@ -209,16 +214,28 @@ def _lark(text: str) -> lark.Lark:
     return lark.Lark(text, start="start", parser="lalr", propagate_positions=True)
 
 
-def load_grammar(path=None, text: str | None = None) -> Grammar:
+@lru_cache(maxsize=8)
+def _rules(text: str) -> lark.Lark:
+    """Lark's analysis of a grammar text, without a parser: its rules and
+    terminals, as the LALR parser has them (a tenth of the time)."""
+    return lark.Lark(text, start="start", parser=None, lexer="basic")
+
+
+def load_grammar(path=None, text: str | None = None, parser: bool = True) -> Grammar:
     """Load a grammar file (default: the packaged one); `text`, if given, is
-    used instead of reading `path` (workers get the text the run started with)."""
+    used instead of reading `path` (workers get the text the run started with).
+    With `parser`, its LALR parser is built now, so that a grammar Lark cannot
+    parse with is an error here; a run's workers, given a text the run
+    already loaded, build it only if they parse."""
     path = Path(path or DEFAULT_GRAMMAR)
     try:
         text = path.read_text(encoding="utf-8") if text is None else text
     except (OSError, UnicodeDecodeError) as e:
         raise GrammarError(f"{path}: cannot read grammar: {getattr(e, 'strerror', None) or e}") from None
     try:
-        parser = _lark(text)
+        if parser:
+            _lark(text)
+        parser = _rules(text)
     except lark.exceptions.LarkError as e:
         raise GrammarError(f"{path}:{_lark_error_line(e, text)}: {' '.join(str(e).split())}") from None
     except RecursionError:
@@ -250,7 +267,7 @@ def load_grammar(path=None, text: str | None = None) -> Grammar:
     if not alts:
         _fail(path, 1, "no operation alternatives (aliased alternatives of term/infix)")
     alts.sort(key=lambda a: a.line)
-    return Grammar(str(path), text, parser, tuple(alts), literals, _dtypes(path, text, parser))
+    return Grammar(str(path), text, tuple(alts), literals, _dtypes(path, text, parser))
 
 
 def _check_vocabulary(path, text, parser, literals, annotations):

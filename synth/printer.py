@@ -34,49 +34,87 @@ def _spaced(a: str, b: str) -> bool:
     return (a[-1].isalnum() or a[-1] == "_") and (b[0].isalnum() or b[0] == "_")
 
 
-def _join(pieces: list[str]) -> str:
-    out = pieces[0]
+def _join(pieces: list[str]) -> tuple[str, list[int]]:
+    """The pieces joined, and where each starts."""
+    out, starts = pieces[0], [0]
     for a, b in zip(pieces, pieces[1:]):
-        out += (" " if _spaced(a, b) else "") + b
-    return out
+        out += " " if _spaced(a, b) else ""
+        starts.append(len(out))
+        out += b
+    return out, starts
+
+
+def _shifted(spans, by: int) -> list:
+    return [(start + by, end + by, alt) for start, end, alt in spans]
 
 
 class Printer:
+    """Prints trees, and says where each operation's text is: the spans the
+    grammar's parser gives the printed text (`Grammar.spans`), without parsing it."""
+
     def __init__(self, grammar: Grammar):
         self.grammar = grammar
 
     def expr(self, node) -> str:
+        return self.expr_spans(node)[0]
+
+    def expr_spans(self, node) -> tuple[str, list[tuple[int, int, str]]]:
+        """The expression's text, and (start, end, alternative) of each
+        operation in it, columns from the text's start, outermost first."""
         if isinstance(node, Token):
-            return str(node)
+            return str(node), []
         if node.data == "carry":
-            return str(node.children[0])
+            return str(node.children[0]), []
         if node.data == "lam":
             *params, body = node.children
-            return f"lambda {', '.join(params)}: {self.expr(body)}"
+            head = f"lambda {', '.join(params)}: "
+            text, spans = self.expr_spans(body)
+            return head + text, _shifted(spans, len(head))
         alt = self.grammar.by_name[node.data]
-        children, pieces = iter(node.children), []
+        children, pieces, inner = iter(node.children), [], []
         for sym in alt.expansion:
             if isinstance(sym, Terminal) and sym.filter_out:
                 pieces.append(self.grammar.literals[sym.name])
                 continue
             child = next(children)
-            text = self.expr(child)
+            text, spans = self.expr_spans(child)
             if sym.name == "term" and self._is_infix(child):
-                text = f"({text})"
+                # the parentheses are the enclosing term's, not the infix operation's
+                text, spans = f"({text})", _shifted(spans, 1)
+            inner.append((len(pieces), spans))
             pieces.append(text)
-        return _join(pieces)
+        text, starts = _join(pieces)
+        out = [(0, len(text), node.data)]
+        for i, spans in inner:
+            out += _shifted(spans, starts[i])
+        return text, out
 
     def _is_infix(self, node) -> bool:
         return isinstance(node, Tree) and node.data in self.grammar.by_name \
             and self.grammar.by_name[node.data].origin == "infix"
 
     def source(self, tree: Tree) -> str:
+        return self.source_spans(tree)[0]
+
+    def source_spans(self, tree: Tree):
+        """The program's text, and its `Grammar.spans`."""
         fn = tree.children[0]
         name, params, doc, *stmts, ret = fn.children
         lines = [f"def {name}({', '.join(params.children)}):", f"    {doc}"]
-        lines += [f"    {', '.join(s.children[:-1])} = {self.expr(s.children[-1])}" for s in stmts]
-        lines.append("    return " + ", ".join(self.expr(e) for e in ret.children))
-        return HEADER + "\n".join(lines) + "\n"
+        spans = []
+
+        def line(head: str, exprs) -> None:
+            number = HEADER.count("\n") + len(lines) + 1
+            for k, e in enumerate(exprs):
+                text, inner = self.expr_spans(e)
+                spans.extend(((number, len(head) + a), (number, len(head) + b), alt) for a, b, alt in inner)
+                head += text + (", " if k + 1 < len(exprs) else "")
+            lines.append(head)
+
+        for s in stmts:
+            line(f"    {', '.join(s.children[:-1])} = ", s.children[-1:])
+        line("    return ", ret.children)
+        return HEADER + "\n".join(lines) + "\n", spans
 
 
 def _tokens(node):
@@ -114,6 +152,12 @@ def nest(tree: Tree) -> Tree:
 
 
 def to_source(tree: Tree, grammar: Grammar, style: str = "statements") -> str:
+    return printed(tree, grammar, style)[0]
+
+
+def printed(tree: Tree, grammar: Grammar, style: str = "statements"):
+    """(source, spans): the program's text in `style`, and where each
+    operation is in it, as `grammar.spans(source)` would say."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r} (one of {', '.join(STYLES)})")
-    return Printer(grammar).source(nest(tree) if style == "nested" else tree)
+    return Printer(grammar).source_spans(nest(tree) if style == "nested" else tree)

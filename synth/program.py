@@ -23,15 +23,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import networkx as nx
 from lark import Token, Tree
 from lark.grammar import NonTerminal, Terminal
 
 from .grammar import Alt
 from .rules import App, Body
 from .types import Type, format_signature
+
+if TYPE_CHECKING:     # imported where the graph is built: the CLI's start-up need not pay for it
+    import networkx as nx
 
 FUNC_NAME = "f"
 
@@ -228,6 +230,7 @@ class Program:
 
     @cached_property
     def graph(self) -> nx.DiGraph:
+        import networkx as nx
         g = nx.DiGraph()
         for i, t in enumerate(self.inputs):
             g.add_node(self.name(i), kind="input", dtype=t.dtype, shape=t.shape, index=i)
@@ -298,6 +301,7 @@ def _program_digest(inputs, outputs) -> str:
 
 def depth_of_graph(program: Program) -> int:
     """Most operations on one path through the program's dataflow graph."""
+    import networkx as nx
     g, depth = program.graph, {}
     for v in nx.topological_sort(g):
         ops = [depth[u] for u in g.predecessors(v)]
@@ -310,6 +314,7 @@ def structural_hash_of_graph(program: Program) -> str:
     is that of its label and the digests of the values at its edges'
     positions (an input's: its number and type); the program's, that of its
     signature and its returned values' digests, sorted."""
+    import networkx as nx
     g, memo = program.graph, {}
     for v in nx.topological_sort(g):
         node = g.nodes[v]

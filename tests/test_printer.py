@@ -1,4 +1,5 @@
-"""Printing: both styles parse back to the same tree, are Python, and run."""
+"""Printing: both styles parse back to the same tree, are Python, and run; the
+printer says where each operation is as the parser does."""
 import ast
 import random
 import re
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from jaxsynth.lowering import load_function
-from jaxsynth.synth.printer import STYLES, nest, to_source
+from jaxsynth.synth.printer import STYLES, nest, printed, to_source
 from jaxsynth.synth.program import captures, reads
 
 
@@ -17,8 +18,9 @@ def test_round_trip_500(grammar, space, style):
     for k in range(500):
         program = space.sample(random.Random(f"rt:{k}"))
         tree = nest(program.tree) if style == "nested" else program.tree
-        source = to_source(program.tree, grammar, style)
+        source, spans = printed(program.tree, grammar, style)
         assert grammar.parse(source) == tree, source
+        assert spans == grammar.spans(source), source
         ast.parse(source)
         if k % 25 == 0:
             assert callable(load_function(source))
@@ -29,8 +31,9 @@ def test_round_trip_500(grammar, space, style):
 def test_round_trip_property(grammar, space, seed):
     program = space.sample(random.Random(seed))
     for style in STYLES:
-        source = to_source(program.tree, grammar, style)
+        source, spans = printed(program.tree, grammar, style)
         assert grammar.parse(source) == (nest(program.tree) if style == "nested" else program.tree)
+        assert spans == grammar.spans(source)
 
 
 def test_nested_style_inlines_single_uses(grammar, space):
