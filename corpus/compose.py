@@ -1,7 +1,8 @@
 """Compositional lowering: each distinct step lowered once, programs spliced from them.
 
 A program's steps are cut into one-step programs (`synth.fragments`); each
-distinct one (`fragment_key`) is lowered once, by JAX, in batches, and
+distinct one (`fragment_key`) is lowered once, by JAX, many in one
+function (`lowering.lower_flat`), and
 cut into a `lowering.splice.Piece`, with which ops of it each alternative
 made (`records.attribution`). A program is then its pieces spliced
 (`lowering.splice.splice`), without JAX. The text is the one
@@ -24,10 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from ..lowering import LoweringError, lower_batch
+from ..lowering import LoweringError, lower_flat
 from ..lowering.splice import Piece, Step, Whole, cut, splice
 from ..synth.fragments import evaluation_order, fragment
-from ..synth.printer import to_source
+from ..synth.printer import printed
 from ..synth.program import Program, op_tree, token_text, tree_text
 from ..synth.types import format_signature
 from .records import PROGRAM, attribution, load_source
@@ -54,9 +55,9 @@ def _encode(stored: Stored) -> str:
 def _decode(text: str) -> Stored:
     piece, attributed, error = json.loads(text)
     if piece is not None:
-        header, args, params, body, returns, results, helpers, weak, whole = piece
+        header, args, params, body, returns, results, helpers, weak, whole, others = piece
         piece = Piece(header, tuple(args), tuple(params), tuple(body), tuple(returns),
-                      tuple(results), tuple((n, tuple(ls)) for n, ls in helpers), tuple(weak), whole)
+                      tuple(results), tuple((n, tuple(ls)) for n, ls in helpers), tuple(weak), whole, tuple(others))
     return Stored(piece, tuple(tuple(a) for a in attributed), error)
 
 
@@ -223,16 +224,16 @@ class Composer:
         todo = list(missing.items())
         for i in range(0, len(todo), self.batch):
             chunk = [s for s, _ in todo[i:i + self.batch]]
-            sources = [to_source(missing[s].tree, self.grammar) for s in chunk]
-            loaded = [load_source(source) for source in sources]
+            texts = [printed(missing[s].tree, self.grammar) for s in chunk]
+            loaded = [load_source(source) for source, _ in texts]
             jobs = [(fn, [t.spec() for t in missing[s].inputs]) for fn, s in zip(loaded, chunk) if callable(fn)]
-            lowered = iter(lower_batch(jobs, self.platform))
-            for s, source, fn in zip(chunk, sources, loaded):
+            lowered = iter(lower_flat(jobs, self.platform))
+            for s, (_, spans), fn in zip(chunk, texts, loaded):
                 low = next(lowered) if callable(fn) else fn
                 if isinstance(low, LoweringError):
                     stored = Stored(None, (), str(low))
                 else:
-                    attributed = attribution(self.grammar.spans(source), low.sites)
+                    attributed = attribution(spans, low.sites)
                     stored = Stored(cut(low),
                                     tuple((a["alternative"], a["op"], a["count"]) for a in attributed))
                 self._keep(s, stored)
@@ -269,9 +270,12 @@ class Composer:
         for st in stored:
             for alt, op, n in st.attribution:
                 counts[alt, op] += n
-        # one main and its return, not one per step
+        # one main and its return, not one per step; one declaration of the mesh
         counts[PROGRAM, "func.func"] -= len(stored) - 1
         counts[PROGRAM, "func.return"] -= len(stored) - 1
+        meshed = [st.piece for st in stored if st.piece.others]
+        for line in meshed[0].others if meshed else ():
+            counts[PROGRAM, line.split()[0]] -= len(meshed) - 1
         attributed = [{"alternative": a, "op": o, "count": n} for (a, o), n in sorted(counts.items()) if n]
         return Composed(text, ops, attributed)
 

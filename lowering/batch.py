@@ -60,33 +60,50 @@ def _calls(lines: list[str], functions) -> list[str]:
     return [m.group(1) for line in lines[1:] for m in SYMBOL.finditer(line) if m.group(1) in functions]
 
 
-def _standalone(name, module_name, header, funcs, func_ops, calls, result_names, filename, weak, kept):
-    # helpers in pre-order of first call, as a standalone lowering creates them
-    order, seen, stack = [], {name}, list(reversed(calls[name]))
+def helper_order(calls, roots) -> list[str]:
+    """The functions reached from the callees `roots` (in call order), in
+    pre-order of first call, as a standalone lowering creates them."""
+    order, seen, stack = [], set(), list(reversed(roots))
     while stack:
         f = stack.pop()
         if f not in seen:
             seen.add(f)
             order.append(f)
             stack.extend(reversed(calls[f]))
-    # standalone names, as MLIR's symbol table makes them: a name already
-    # taken gets `_N`, N from one counter for the whole module
-    rename = {name: "main", **dict(zip(order, standalone_names(order, {"main"})))}
+    return order
+
+
+def module_text(header, module_name, main: list[str], order, funcs) -> str:
+    """A module of `main` (its lines, signature first, "  }" last) and the
+    helper functions `order`, under the names MLIR's symbol table gives
+    them in a module of their own (a name already taken gets `_N`, N from
+    one counter for the whole module)."""
+    rename = dict(zip(order, standalone_names(order, {"main"})))
 
     def sub(line):
         return SYMBOL.sub(lambda m: "@" + rename.get(m.group(1), m.group(1)), line)
 
+    header = SYMBOL.sub(f"@{module_name}", header, count=1)
+    return "\n".join([header, *map(sub, main), *(sub(x) for f in order for x in funcs[f]), "}"]) + "\n"
+
+
+def result_info(types, names) -> str:
+    """Main's results, typed and named as JAX names them."""
+    return ", ".join(f'{t} {{jax.result_info = "{r}"}}' for t, r in zip(types, names))
+
+
+def _standalone(name, module_name, header, funcs, func_ops, calls, result_names, filename, weak, kept):
+    order = [f for f in helper_order(calls, calls[name]) if f != name]
     fn_type = _signature(func_ops[name])
     # argument attributes as the callee has them (main has the same)
     attrs = list(func_ops[name].attributes["arg_attrs"]) if "arg_attrs" in func_ops[name].attributes else []
     attrs = [str(a) for a in attrs] + ["{}"] * (len(fn_type.inputs) - len(attrs))
     args = ", ".join(f"%arg{i}: {t}" + (f" {a}" if a != "{}" else "")
                      for i, (t, a) in enumerate(zip(fn_type.inputs, attrs)))
-    results = ", ".join(f'{t} {{jax.result_info = "{r}"}}' for t, r in zip(fn_type.results, result_names))
-    main = [f"  func.func public @main({args}) -> ({results}) {{"] + [sub(x) for x in funcs[name][1:]]
-    body = main + [sub(x) for f in order for x in funcs[f]]
-    header = SYMBOL.sub(f"@{module_name}", header, count=1)
-    text = "\n".join([header, *body, "}"]) + "\n"
+    main = [f"  func.func public @main({args}) -> ({result_info(fn_type.results, result_names)}) {{",
+            *funcs[name][1:]]
+    text = module_text(header, module_name, [SYMBOL.sub(lambda m: "@main" if m.group(1) == name else m.group(0), x)
+                                             for x in main], order, funcs)
     counts: dict[str, int] = {}
     for f in [name, *order]:
         for op, c in count_ops(func_ops[f]).items():
@@ -232,12 +249,18 @@ def _meshed(jaxpr, n) -> set[int]:
     """Programs (the outer jaxpr's k-th equation is program k's call) whose
     jaxpr, sub-jaxprs included, names a mesh of more than one device, as a
     `shard_map` or a sharding does."""
-    from jax.extend.core import jaxprs_in_params
-    from jax.sharding import AbstractMesh, Mesh, Sharding
     if len(jaxpr.eqns) != n:
         return set()
+    return {k for k, eqn in enumerate(jaxpr.eqns) if names_a_mesh(eqn)}
 
-    def names_a_mesh(params) -> bool:
+
+def names_a_mesh(eqn) -> bool:
+    """Whether an equation, or one of its sub-jaxprs, names a mesh of more
+    than one device, as a `shard_map` or a sharding does."""
+    from jax.extend.core import jaxprs_in_params
+    from jax.sharding import AbstractMesh, Mesh, Sharding
+
+    def mesh_in(params) -> bool:
         for value in params.values():
             for x in value if isinstance(value, tuple) else (value,):
                 mesh = x if isinstance(x, (Mesh, AbstractMesh)) else \
@@ -246,17 +269,14 @@ def _meshed(jaxpr, n) -> set[int]:
                     return True
         return False
 
-    out = set()
-    for k, eqn in enumerate(jaxpr.eqns):
-        stack = [eqn.params]
-        while stack:
-            params = stack.pop()
-            if names_a_mesh(params):
-                out.add(k)
-                break
-            for sub in jaxprs_in_params(params):
-                stack.extend(e.params for e in getattr(sub, "jaxpr", sub).eqns)
-    return out
+    stack = [eqn.params]
+    while stack:
+        params = stack.pop()
+        if mesh_in(params):
+            return True
+        for sub in jaxprs_in_params(params):
+            stack.extend(e.params for e in getattr(sub, "jaxpr", sub).eqns)
+    return False
 
 
 def _shares_module_state(name, funcs, calls, module_symbols) -> bool:

@@ -47,7 +47,7 @@ def source_file(fn) -> str | None:
 # JAX's locations name each frame `"file":line:column to [end_line]:end_column`
 # (columns 0-based, the end exclusive), innermost frame first
 # (a frame prints as `"function"("file":...)`)
-_POSITION = r'"([^"]*)"\("{}":(\d+):(\d+)(?: to (\d+)?:(\d+))?'
+_POSITION = re.compile(r'"([^"]*)"\("([^"]*)":(\d+):(\d+)(?: to (\d+)?:(\d+))?')
 _SYMBOL_ATTRS = ("callee", "decomposition")     # func.call's callee, a composite's decomposition
 
 
@@ -65,14 +65,20 @@ def op_sites(funcs: dict, root: str, filename: str | None, others=()) -> tuple:
     top-level ops that are not functions: `sdy.mesh`), are at None. Over
     `funcs` (name -> func.func op, each counted once) and `others` the
     occurrences add up to `count_ops`."""
-    pattern = re.compile(_POSITION.format(re.escape(filename))) if filename else None
-    sites: Counter = Counter()
-    seen = {root}
-    stack = [(funcs[root], None)]        # (op, the position of the call that reached its function)
+    return sites_of([funcs[root]], {f: op for f, op in funcs.items() if f != root}, filename, others)
+
+
+def sites_of(ops, funcs: dict, filename: str | None, others=(), main_ops=()) -> tuple:
+    """`op_sites` of these ops (and the functions of `funcs` they reach),
+    with `main_ops` (names of ops, one each) at None: the sites of a
+    function whose body is `ops`, without its func.func and return."""
+    sites: Counter = Counter((None, name) for name in main_ops)
+    seen: set = set()
+    stack = [(op, None) for op in reversed(ops)]      # (op, the position of the call that reached its function)
     while stack:
         op, call = stack.pop()
         op = op.operation
-        span = _span(pattern, op) if pattern is not None else None
+        span = _span(filename, op) if filename else None
         if call is not None and (span is None or not call[:2] <= span[:2] <= span[2:] <= call[2:]):
             # a helper's own position is where some call first traced it, maybe
             # another one than this (JAX caches the trace): this call's instead
@@ -94,7 +100,7 @@ def op_sites(funcs: dict, root: str, filename: str | None, others=()) -> tuple:
     return tuple(sorted(((s, op, n) for (s, op), n in sites.items()), key=lambda x: (x[0] or (), x[1])))
 
 
-def _span(pattern, op):
+def _span(filename, op):
     """The op's position in the file: its innermost frame there, going in
     from the outermost only through frames that lie within the ones outside
     them and are not of the outermost frame's function again. Such a frame
@@ -102,8 +108,11 @@ def _span(pattern, op):
     made at the first call with the same types, that call's frames
     included, under the frames of the current one."""
     span = top = None
-    for m in reversed(list(pattern.finditer(str(op.location)))):    # outermost first
-        name, line, col, end_line, end_col = m.groups()
+    # one pattern for every file (a pattern per program's file would be compiled per program)
+    for m in reversed(list(_POSITION.finditer(str(op.location)))):    # outermost first
+        name, file, line, col, end_line, end_col = m.groups()
+        if file != filename:
+            continue
         inner = (int(line), int(col), int(line), int(col)) if end_col is None else \
             (int(line), int(col), int(end_line or line), int(end_col))
         if span is not None and (name == top or not span[:2] <= inner[:2] <= inner[2:] <= span[2:]):
@@ -233,6 +242,24 @@ def lower(fn, specs, platform: str = "cpu", symbolic: bool = False) -> Lowered:
     if symbolic:
         return lower_symbolic(fn, specs, platform)
     return lower_prepared(*prepare(fn, specs), platform)
+
+
+_CONTEXT = [None, 0]     # an MLIR context with JAX's dialects, and how many modules it parsed
+_CONTEXT_MODULES = 2000  # modules parsed in one context before a fresh one (what it interns grows)
+
+
+def reprint(text: str) -> tuple[str, dict[str, int]]:
+    """(text, ops) of a module as MLIR parses and prints it, as `as_text()`
+    does (numbering values and naming constants as JAX's own printing does);
+    raises jaxlib's MLIRError where MLIR does not parse it."""
+    from jax._src.interpreters import mlir
+    from jaxlib.mlir import ir
+    if _CONTEXT[0] is None or _CONTEXT[1] >= _CONTEXT_MODULES:
+        _CONTEXT[:] = [mlir.make_ir_context(), 0]
+    _CONTEXT[1] += 1
+    with _CONTEXT[0]:
+        module = ir.Module.parse(text)
+        return mlir.module_to_string(module, enable_debug_info=False), count_ops(module)
 
 
 def load_function(source: str, name: str = "f", filename: str = "<program>"):

@@ -21,8 +21,13 @@ lower that program with JAX:
   shared by JAX when both calls hit one cached trace, not when they do not;
 - a weakly typed value (from Python scalars) crossing steps changes how the
   next step is traced;
-- a piece that is not single-device (`sdy.mesh`, channel numbers, argument
-  attributes) belongs to its whole module.
+- a piece whose module-level state is not the same in every module: a
+  mesh other than the others' (`sdy.mesh` is declared once per module, for
+  every step over it), a collective's channel other than 1, arguments or
+  results with attributes; a program over a mesh with a scalar input or
+  output (JAX gives it a sharding on an empty mesh).
+A piece over a device mesh splices with the others: the module takes its
+header (`mhlo.num_partitions`) and its mesh, declared once.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from .lower import count_ops
+from .lower import reprint
 
 SYMBOL = re.compile(r"@([\w$.\-]+)")
 _VALUE = re.compile(r"%([\w$.\-]+)")
@@ -53,6 +58,7 @@ class Piece(NamedTuple):
     helpers: tuple[tuple[str, tuple[str, ...]], ...]    # (name, lines) of each private function, in module order
     weak: tuple[bool, ...]          # whether each returned value is weakly typed
     whole: str = ""                 # why the step cannot be spliced ("": it can)
+    others: tuple[str, ...] = ()    # the module's top-level lines that are not functions (`sdy.mesh`)
 
 
 def split_functions(text: str) -> tuple[str, dict[str, list[str]], list[str]]:
@@ -95,8 +101,11 @@ def cut(lowered) -> Piece:
     whole = ""
     if main[0] != "main" or not lines or not lines[-1].strip().startswith("return"):
         whole = "no plain main function"
-    elif others or "mhlo.num_partitions = 1 " not in header or "channel_handle" in lowered.text:
-        whole = "a step over a device mesh"
+    elif not all(line.startswith("  sdy.mesh @") for line in others) or \
+            len(_CHANNEL.findall(lowered.text)) != lowered.text.count("channel_handle<"):
+        whole = "a step with module-level state other than a mesh"
+    elif bool(others) == ("mhlo.num_partitions = 1 " in header):
+        whole = "a step over a mesh that is not declared, or one declared and not used"
     args, results = _signature(signature)
     if args is None or lowered.kept is None or len(lowered.kept) != len(args):
         whole = whole or "arguments or results with attributes, or not known"
@@ -107,7 +116,14 @@ def cut(lowered) -> Piece:
     if _returns_literal(body, returns):
         whole = whole or "a step whose value is a literal constant"
     return Piece(header, args, tuple(lowered.kept or ()), body, returns, results,
-                 tuple((name, tuple(ls)) for name, ls in helpers), tuple(lowered.weak), whole)
+                 tuple((name, tuple(ls)) for name, ls in helpers), tuple(lowered.weak), whole, tuple(others))
+
+
+# every collective of a program lowered with shardy has channel 1, whatever
+# the module holds: a piece with another one is not spliced
+_CHANNEL = re.compile(r"channel_handle = #stablehlo\.channel_handle<handle = 1, type = \d+>")
+_PARTITIONS = re.compile(r"mhlo\.num_partitions = \d+ ")
+_SCALAR = re.compile(r"tensor<[^\d?]")     # a rank-0 tensor type: no dimension first
 
 
 def _returns_literal(body, returns) -> bool:
@@ -149,12 +165,10 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
     the values `outputs`; raises Whole where JAX's lowering would differ."""
     if not steps:
         raise Whole("a program of no step")
-    header = steps[0].piece.header
     for s in steps:
         if s.piece.whole:
             raise Whole(s.piece.whole)
-        if s.piece.header != header:
-            raise Whole("steps lowered in modules of different kinds")
+    header, others = module_state([s.piece for s in steps])
     # what is read, what is weak, which functions: before any text
     weak: set[int] = set()
     reads: set[int] = set()
@@ -185,6 +199,9 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
     if any(o not in types for o in outputs):
         raise Whole("an output no step types")
     inputs = [v for v in range(n_inputs) if v in reads or v in outputs]
+    if others and any(_SCALAR.match(types[v]) for v in [*inputs, *outputs]):
+        # JAX gives a scalar of a module over a mesh a sharding on an empty mesh of its own
+        raise Whole("a scalar input or output of a program over a mesh")
     names = {v: f"%arg{i}" for i, v in enumerate(inputs)}     # program value -> its SSA name
     symbols = dict(zip([(k, name) for k, name, _ in helpers],
                        standalone_names([name for _, name, _ in helpers], {"main"})))
@@ -200,6 +217,7 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
     result_names = ["result"] if len(outputs) == 1 else [f"result[{i}]" for i in range(len(outputs))]
     text = "\n".join([
         header,
+        *others,
         f"  func.func public @main({', '.join(f'%arg{i}: {types[v]}' for i, v in enumerate(inputs))}) -> ("
         + ", ".join(f'{types[o]} {{jax.result_info = "{r}"}}' for o, r in zip(outputs, result_names)) + ") {",
         *body,
@@ -208,6 +226,22 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         *(_symbols(line, functions[k]) for k, _, lines in helpers for line in lines),
         "}"])
     return _reprint(text)
+
+
+def module_state(pieces) -> tuple[str, tuple[str, ...]]:
+    """(header, top-level lines) of the module that joins these pieces: a
+    mesh's, if a piece is over one (one mesh for all), else theirs; raises
+    Whole where pieces differ otherwise."""
+    meshes = {(p.header, p.others) for p in pieces if p.others}
+    plain = {p.header for p in pieces if not p.others}
+    if len(meshes) > 1 or len(plain) > 1:
+        raise Whole("steps lowered in modules of different kinds")
+    if not meshes:
+        return plain.pop(), ()
+    header, others = meshes.pop()
+    if plain and _PARTITIONS.sub("", plain.pop()) != _PARTITIONS.sub("", header):
+        raise Whole("steps lowered in modules of different kinds")
+    return header, others
 
 
 @lru_cache(maxsize=1 << 13)
@@ -244,20 +278,10 @@ def _symbols(line: str, rename: dict[str, str]) -> str:
     return SYMBOL.sub(lambda m: "@" + rename.get(m.group(1), m.group(1)), line)
 
 
-_CONTEXT = [None, 0]     # an MLIR context with JAX's dialects, and how many modules it parsed
-_CONTEXT_MODULES = 2000  # modules parsed in one context before a fresh one (what it interns grows)
-
-
 def _reprint(text: str):
     """(text, ops) of a module as MLIR parses and prints it, as `as_text()` does."""
-    from jax._src.interpreters import mlir
     from jaxlib.mlir import ir
-    if _CONTEXT[0] is None or _CONTEXT[1] >= _CONTEXT_MODULES:
-        _CONTEXT[:] = [mlir.make_ir_context(), 0]
-    _CONTEXT[1] += 1
-    with _CONTEXT[0]:
-        try:
-            module = ir.Module.parse(text)
-        except ir.MLIRError as e:       # a splice MLIR refuses is no module JAX would print
-            raise Whole(f"MLIR does not parse the splice ({str(e).splitlines()[-1].strip()})") from None
-        return mlir.module_to_string(module, enable_debug_info=False), count_ops(module)
+    try:
+        return reprint(text)
+    except ir.MLIRError as e:       # a splice MLIR refuses is no module JAX would print
+        raise Whole(f"MLIR does not parse the splice ({str(e).splitlines()[-1].strip()})") from None

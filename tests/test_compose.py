@@ -80,6 +80,34 @@ def test_whole_program_effects_go_to_jax(composer, grammar, space, body, signatu
     assert stats["by_jax"] == 1 and isinstance(records[0][1], dict)
 
 
+_MESH = 'jax.shard_map(lambda a: {}, mesh=jax.sharding.Mesh(jax.devices()[:4], "i"), in_specs=jax.P("i"), ' \
+        'out_specs=jax.P("i"), check_vma=False)({})'
+
+
+def test_programs_over_a_mesh_splice(composer, grammar, space):
+    """Steps over a mesh splice with the others: the module takes the mesh's
+    header and declares the mesh once, every collective on channel 1."""
+    psum, psum_cos = 'lax.psum(a, "i")', 'jnp.cos(lax.psum(a, "i"))'
+    body = (f"    v0 = {_MESH.format(psum, 'x0')}\n    v1 = jnp.sin(v0)\n"
+            f"    v2 = {_MESH.format(psum_cos, 'v1')}\n    return v2\n")
+    program = _program(space, body, "f32[8,4] -> f32[8,4]")
+    records, stats = _lower(composer, grammar, [program])
+    assert stats["spliced"] == stats["verified"] == 1
+    text = records[0][1]["stablehlo"]
+    assert text.count("sdy.mesh @mesh") == 1 and text.count("sdy.manual_computation") == 2
+    assert {"alternative": "(program)", "op": "sdy.mesh", "count": 1} in records[0][1]["attribution"]
+
+
+def test_a_scalar_of_a_program_over_a_mesh_goes_to_jax(composer, grammar, space):
+    """JAX gives a scalar input of a module over a mesh a sharding on an empty mesh."""
+    psum = 'lax.psum(a, "i")'
+    body = f"    v0 = x1 * x0\n    v1 = {_MESH.format(psum, 'v0')}\n    return v1\n"
+    program = _program(space, body, "f32[], f32[8,4] -> f32[8,4]")
+    assert composer.lower([program])[0].whole == "a scalar input or output of a program over a mesh"
+    records, stats = _lower(composer, grammar, [program])
+    assert stats["by_jax"] == 1 and "@empty_mesh" in records[0][1]["stablehlo"]
+
+
 def test_without_its_rule_a_whole_program_effect_is_caught(grammar, space, monkeypatch):
     """The shared-helper and literal rules are needed: without them the splice
     differs from JAX's text, and verification says which program."""
