@@ -10,27 +10,34 @@ enumeration of `--max-ops 3 --inputs "f32[2]" --dims 2`) it times
   shards, worker start-up included) with the `batched` strategy (every
   program lowered by JAX, many to a module);
 - the same with the `compose` strategy (programs spliced from their steps'
-  lowerings), from an empty fragment cache with `cold`, else from the cache
-  an untimed run over the same programs filled;
-then prints rates, ratios and how compose found its steps (memory, disk,
-lowered) and lowered its programs (spliced, by JAX), and a profile of the
-work per program, stage by stage, in one process.
+  lowerings), the default, cold: from an empty fragment cache, as a first
+  run on a machine is;
+- compose again, warm: from the cache the cold run filled, in fresh
+  processes (unless `cold_only`);
+then prints each rate with its ratio to the naive loop and to batched, how
+compose found its steps (memory, disk, lowered) and lowered its programs
+(spliced, by JAX), and a profile of the work per program, stage by stage,
+in one process, cold and warm.
 """
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from ..synth.safety import load_program
+from ..lowering import LoweringError
 from ..synth.printer import to_source
-from ..synth.types import parse_signature
 from ..synth.rules import SHAPES
-from .compose import Composer
-from .pipeline import Recipe, Run, build, composer, executor, programs
+from ..synth.safety import load_program
+from ..synth.types import parse_signature
+from .compose import Composer, FragmentCache
+from .pipeline import GC_THRESHOLDS, Recipe, Run, build, executor, programs
+from .pipeline import composer as process_composer
+from .records import make_records
 
 ENUMERATE = {"inputs": "f32[2]", "max_ops": 3, "dims": (2,)}     # the enumerate workload
 SHARD = (0, 500)        # its default part of the index space
@@ -75,103 +82,97 @@ def pipeline(recipe, first: int, last: int, out: Path, workers: int, shard_size:
     return (last - first) / (time.perf_counter() - start), status
 
 
-def profile(recipe, first: int, last: int, cache=None) -> dict[str, float]:
-    """Milliseconds per program of each stage, one process, compose strategy;
-    and what JAX's own lowering (trace+lower+as_text, batched) costs instead."""
+def profile(recipe, first: int, last: int, cache: FragmentCache | None) -> dict[str, float]:
+    """Milliseconds per program of each stage of making records, in one
+    process as a worker makes them (compose strategy, nothing verified)."""
     import jax
-
-    from ..lowering import lower_batch
-    from .records import BATCH
     grammar = build(recipe)[0]
     jax.clear_caches()
     composer = Composer(grammar, recipe.platform, cache)
-    stages = Counter()
-    made = programs(recipe, first, last)
-    done = []
-    for _ in range(last - first):
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
         t0 = time.perf_counter()
-        _, p = next(made)
+        drawn = [(o, p) for o, p in programs(recipe, first, last) if not isinstance(p, Exception)]
         t1 = time.perf_counter()
-        if isinstance(p, Exception):
-            continue
-        h = p.structural_hash
+        for _, p in drawn:
+            p.structural_hash
         t2 = time.perf_counter()
-        source = to_source(p.tree, grammar)
+        times: Counter = Counter()
+        for _, record in make_records(drawn, grammar, recipe.style, platform=recipe.platform, composer=composer,
+                                      times=times):
+            if not isinstance(record, LoweringError):
+                json.dumps(record, ensure_ascii=False)
         t3 = time.perf_counter()
-        stages["sample"] += t1 - t0
-        stages["hash"] += t2 - t1
-        stages["print"] += t3 - t2
-        done.append((p, source, h))
-    t0 = time.perf_counter()
-    composed = composer.lower([p for p, _, _ in done])
-    stages["compose (all)"] += time.perf_counter() - t0
+    finally:
+        gc.set_threshold(*thresholds)
+    stages = Counter({"sample": t1 - t0, "hash": t2 - t1, **times})
     for kind, seconds in composer.times.items():
-        stages[f"  {kind}"] += seconds
-    t0 = time.perf_counter()
-    for (p, source, h), c in zip(done, composed):
-        json.dumps({"python": source, "stablehlo": c.text, "ops": c.ops, "hash": h})
-    stages["json"] += time.perf_counter() - t0
-    # JAX's own lowering of the same programs, for comparison
-    items = [(load_program(source), [t.spec() for t in p.inputs]) for p, source, _ in done]
-    t0 = time.perf_counter()
-    for i in range(0, len(items), BATCH):
-        lower_batch(items[i:i + BATCH])
-    stages["instead: lower_batch (JAX)"] += time.perf_counter() - t0
-    n = max(len(done), 1)
+        stages[f"compose: {kind}"] += seconds
+    stages["records and JSON"] = (t3 - t2) - sum(times.values())
+    n = max(len(drawn), 1)
     return {k: 1000 * v / n for k, v in stages.items()}
 
 
-def _cache(root: Path, recipe):
-    from .compose import FragmentCache
-    return FragmentCache(root, build(recipe)[0].sha256, recipe.platform)
-
-
-def compare(recipe, first: int, last: int, workers: int, shard_size: int, cold: bool, say, tmp: Path,
+def compare(recipe, first: int, last: int, workers: int, shard_size: int, cold_only: bool, say, tmp: Path,
             naive_n: int) -> dict:
-    """Naive (on the first `naive_n`), batched and compose on the programs
-    first..last-1 of a recipe."""
+    """Naive (on the first `naive_n`), batched, compose cold and compose warm
+    on the programs first..last-1 of a recipe."""
     (tmp / "naive").mkdir()
-    result = {"programs": last - first}
-    result["naive"] = naive(recipe, first, min(last, first + naive_n), tmp / "naive")
+    result: dict = {"programs": last - first, "rates": {}, "steps": {}, "spliced": {}, "stages_ms": {}}
+    rates = result["rates"]
+    rates["naive"] = naive(recipe, first, min(last, first + naive_n), tmp / "naive")
     say(f"  naive loop (1 process, one file per pair, {min(last - first, naive_n)} programs): "
-        f"{result['naive']:8.1f} programs/s")
-    batched = dataclasses.replace(recipe, strategy="batched")
-    result["batched"], _ = pipeline(batched, first, last, tmp / "batched", workers, shard_size)
-    say(f"  batched ({workers} workers, end to end):     {result['batched']:8.1f} programs/s")
+        f"{rates['naive']:8.1f} programs/s")
+    rates["batched"], _ = pipeline(dataclasses.replace(recipe, strategy="batched"), first, last, tmp / "batched",
+                                   workers, shard_size)
+    say(f"  batched ({workers} workers, end to end):     {rates['batched']:8.1f} programs/s "
+        f"({rates['batched'] / rates['naive']:.2f}x naive)")
     compose = dataclasses.replace(recipe, strategy="compose", verify=0.0, cache=str(tmp / "cache"))
-    if not cold:    # an untimed run over the same programs fills the cache
-        pipeline(compose, first, last, tmp / "fill", workers, shard_size)
-        composer.cache_clear()      # (one worker runs in this process) warm is the disk's, not memory
-    result["compose"], status = pipeline(compose, first, last, tmp / "compose", workers, shard_size)
-    steps, lowered = status.fragments, status.lowering
-    met = sum(steps[k] for k in ("hit", "disk", "lowered")) or 1
-    result["steps"] = {k: steps[k] / met for k in ("hit", "disk", "lowered")}
-    made = lowered["spliced"] + lowered["by_jax"] or 1
-    result["spliced"] = lowered["spliced"] / made
-    say(f"  compose ({workers} workers, {'cold' if cold else 'warm'} cache):   {result['compose']:8.1f} programs/s; "
-        f"steps {result['steps']['hit']:.0%} in memory, {result['steps']['disk']:.0%} on disk, "
-        f"{result['steps']['lowered']:.0%} lowered; {result['spliced']:.0%} of programs spliced, the rest by JAX")
-    result["ratios"] = {"compose/batched": result["compose"] / result["batched"],
-                        "compose/naive": result["compose"] / result["naive"],
-                        "batched/naive": result["batched"] / result["naive"]}
+    for run in ("cold",) if cold_only else ("cold", "warm"):
+        # warm: the cache the cold run filled, read by fresh processes (or, with one
+        # worker, by this one after forgetting what it kept in memory)
+        process_composer.cache_clear()
+        rates[f"compose {run}"], status = pipeline(compose, first, last, tmp / f"compose-{run}", workers,
+                                                   shard_size)
+        steps, lowered = status.fragments, status.lowering
+        met = sum(steps[k] for k in ("hit", "disk", "lowered")) or 1
+        result["steps"][run] = {k: steps[k] / met for k in ("hit", "disk", "lowered")}
+        result["spliced"][run] = lowered["spliced"] / (lowered["spliced"] + lowered["by_jax"] or 1)
+        say(f"  compose ({workers} workers, {run} cache):   {rates[f'compose {run}']:8.1f} programs/s "
+            f"({rates[f'compose {run}'] / rates['naive']:.2f}x naive, "
+            f"{rates[f'compose {run}'] / rates['batched']:.2f}x batched); steps "
+            + ", ".join(f"{result['steps'][run][k]:.0%} {w}" for k, w in
+                        (("hit", "in memory"), ("disk", "on disk"), ("lowered", "lowered")))
+            + f"; {result['spliced'][run]:.0%} of programs spliced, the rest by JAX")
+    result["ratios"] = {f"{a}/{b}": rates[a] / rates[b] for a in rates for b in ("naive", "batched")
+                        if a != b and not (a == "naive" and b == "batched")}
     say("  ratios: " + ", ".join(f"{k} {v:.2f}x" for k, v in result["ratios"].items()))
-    stages = profile(compose, first, min(last, first + 500), _cache(tmp / "cache", recipe))
-    result["stages_ms"] = stages
-    say("  work per program, one process (ms): " + ", ".join(f"{k.strip()} {v:.2f}" for k, v in stages.items()))
+    profiled = min(last, first + 500)
+    for run in ("cold",) if cold_only else ("cold", "warm"):
+        where = tmp / ("profile-cold" if run == "cold" else "cache")
+        stages = profile(compose, first, profiled, _cache(where, recipe))
+        result["stages_ms"][run] = stages
+        say(f"  work per program, one process, {run} ({profiled - first} programs, ms): "
+            + ", ".join(f"{k.strip()} {v:.2f}" for k, v in stages.items()))
     return result
 
 
-def bench(recipe, n: int, workers: int, shard_size: int, cold: bool = False, shard=SHARD, say=print) -> dict:
-    out = {"cold": cold, "workers": workers}
+def _cache(root: Path, recipe) -> FragmentCache:
+    return FragmentCache(root, build(recipe)[0].sha256, recipe.platform)
+
+
+def bench(recipe, n: int, workers: int, shard_size: int, cold_only: bool = False, shard=SHARD, say=print) -> dict:
+    out = {"cold_only": cold_only, "workers": workers}
     grammar = build(recipe)[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         say(f"sample: {n} programs of seed {recipe.seed}")
         (tmp / "sample").mkdir()
-        out["sample"] = compare(recipe, 0, n, workers, shard_size, cold, say, tmp / "sample", n)
+        out["sample"] = compare(recipe, 0, n, workers, shard_size, cold_only, say, tmp / "sample", n)
         erecipe, first, last = enumerate_recipe(grammar, shard)
         say(f"enumerate --max-ops {ENUMERATE['max_ops']} --inputs \"{ENUMERATE['inputs']}\" --dims 2 "
             f"--shard {shard[0]}/{shard[1]}: {last - first} programs")
         (tmp / "enumerate").mkdir()
-        out["enumerate"] = compare(erecipe, first, last, workers, shard_size, cold, say, tmp / "enumerate", n)
+        out["enumerate"] = compare(erecipe, first, last, workers, shard_size, cold_only, say, tmp / "enumerate", n)
     return out

@@ -133,7 +133,8 @@ def build_parser() -> Parser:
         s.add_argument("--style", choices=STYLES, default="statements", help="how programs are printed")
         s.add_argument("--out", type=Path, help="corpus directory to write")
         s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
-                       help="worker processes (default: one per core); the corpus is the same for any number")
+                       help="processes that make shards, this one included (default: one per core, at most one "
+                            "per shard); the corpus is the same for any number")
         s.add_argument("--shard-size", type=_positive,
                        help=f"programs per shard (default: {SHARD_SIZE}, fewer for few or big programs)")
         s.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
@@ -170,7 +171,8 @@ def build_parser() -> Parser:
                    help="the part of the enumerate workload (--max-ops {max_ops} --inputs \"{inputs}\" --dims 2) "
                         "to run (default {0}/{1})".format(*SHARD, **ENUMERATE))
     s.add_argument("--cold", action="store_true",
-                   help="compose from an empty fragment cache (default: the cache an untimed run filled)")
+                   help="compose only from an empty fragment cache, as a first run (default: that, then warm "
+                        "from the cache it filled)")
     s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
     s.add_argument("--shard-size", type=_positive, default=SHARD_SIZE)
     s.add_argument("--grammar", type=Path)
@@ -254,17 +256,19 @@ def build_parser() -> Parser:
 # ---------------------------------------------------------------- helpers
 
 def _grammar(args):
+    weights = []
+    for w in getattr(args, "weight", []):     # before the grammar: checking its names imports JAX
+        name, eq, value = w.partition("=")
+        if not eq:
+            raise UsageError(f"--weight {w}: expected ALT=WEIGHT")
+        weights.append((f"--weight {w}", name.strip(), value.strip()))
     grammar = load_grammar(args.grammar)
     items = []
     if getattr(args, "profile", None):
         items += read_weights_file(profile_path(args.profile))
     if getattr(args, "weights", None):
         items += read_weights_file(args.weights)
-    for w in getattr(args, "weight", []):
-        name, eq, value = w.partition("=")
-        if not eq:
-            raise UsageError(f"--weight {w}: expected ALT=WEIGHT")
-        items.append((f"--weight {w}", name.strip(), value.strip()))
+    items += weights
     return override_weights(grammar, items) if items else grammar
 
 
@@ -384,9 +388,11 @@ def _shard_size(args, target: int) -> int:
 
 
 def _run(args, recipe, target, first=0, last=None, **manifest):
-    pool = executor(args.workers, args.backend, args.address)    # before --out exists: a failed join leaves nothing
+    shard_size = _shard_size(args, target)
+    # no more processes than shards; before --out exists: a failed join leaves nothing
+    pool = executor(min(args.workers, -(-target // shard_size)), args.backend, args.address)
     try:
-        run = Run(args.out, recipe, manifest, target, _shard_size(args, target), first, last, resume=args.resume)
+        run = Run(args.out, recipe, manifest, target, shard_size, first, last, resume=args.resume)
     except BaseException:
         pool.shutdown(now=True)
         raise
@@ -419,12 +425,13 @@ def lowering_summary(programs: Counter, steps: Counter) -> str:
 # ---------------------------------------------------------------- commands
 
 def cmd_sample(args):
-    grammar = _grammar(args)
+    # options first: loading the grammar imports JAX (seconds), which a usage error need not wait for
     inputs = _signature(args.inputs)
     if args.uniform and inputs is None:
         raise UsageError("--uniform: needs --inputs (it draws among the programs of one signature)")
     if args.uniform and args.swarm:
         raise UsageError("--swarm: not with --uniform (a uniform draw is among the programs of all alternatives)")
+    grammar = _grammar(args)
     config = Config(pools=_pools(args), max_ops=args.max_ops, batched=args.symbolic)
     recipe = _recipe("sample", args, grammar, config, inputs, seed=args.seed, uniform=args.uniform,
                      swarm=args.swarm, max_size=args.max_ops if args.uniform else 0)
@@ -446,10 +453,10 @@ def cmd_sample(args):
 
 
 def cmd_enumerate(args):
-    grammar = _grammar(args)
-    inputs = _signature(args.inputs)
+    inputs = _signature(args.inputs)     # before the grammar, as in cmd_sample
     if inputs is None:
         raise UsageError("--inputs: enumerate needs an input signature")
+    grammar = _grammar(args)
     config = Config(pools=_pools(args), batched=args.symbolic)
     enum = Enumeration(Space(grammar, config), inputs)
     listing = args.count or (args.index is None and args.out is None)

@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import jax
-
 from ..lowering import LoweringError, fake_devices
 from ..synth.grammar import load_grammar, override_weights
 from ..synth.space import Config, Enumeration, NoProgram, Space
@@ -110,7 +108,7 @@ def provenance(recipe: Recipe) -> dict:
 @lru_cache(maxsize=4)
 def build(recipe: Recipe):
     """(grammar, space, enumeration or None) of a recipe, cached per process."""
-    grammar = load_grammar(recipe.grammar_path, recipe.grammar_text)
+    grammar = load_grammar(recipe.grammar_path, recipe.grammar_text, parser=False)    # the run loaded it whole
     if recipe.weights:
         grammar = override_weights(grammar, [("recipe", n, str(w)) for n, w in recipe.weights])
     space = Space(grammar, recipe.config)
@@ -214,6 +212,7 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
         shard.lowering["by_jax"] + shard.lowering["verified"] + shard.fragments["lowered"]
     if _LOWERED[0] >= CLEAR_EVERY:
         _LOWERED[0] = 0
+        import jax      # here, not at the top: the CLI imports this module for --help too
         jax.clear_caches()
     return shard
 
@@ -259,16 +258,23 @@ def _exit_with_parent(parent: int) -> None:
 
 
 class _Processes:
+    """Shards made by `workers` processes: this one (every workers-th shard,
+    when its result is wanted) and workers - 1 spawned ones. This one is
+    ready at once, and would otherwise only wait: a run pays for one
+    process start fewer, and one shard needs no other process at all."""
+
     def __init__(self, workers):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         # spawn: forking a process in which JAX already runs can deadlock
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+        self.pool = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_start_worker, initargs=(os.getpid(),))
         self.parallelism = workers
 
-    def submit(self, *args):
-        return self.pool.submit(make_shard, *args)
+    def submit(self, recipe, number, *args):
+        if number % self.parallelism == 0:
+            return _Deferred((recipe, number, *args))
+        return self.pool.submit(make_shard, recipe, number, *args)
 
     def shutdown(self, now: bool = False):
         """Cancel the shards not started; let those running end, or with `now`
@@ -282,6 +288,8 @@ class _Processes:
 
 
 def executor(workers: int, backend: str = "local", address: str | None = None):
+    """What makes a run's shards: `workers` local processes (this one among
+    them), or the tasks of a Ray cluster."""
     if backend == "ray":
         from .cluster import RayExecutor        # Ray, an optional extra, only when asked for
         return RayExecutor(address)

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import platform as _platform
+import time
 from collections import Counter
 
 from ..lowering import Lowered, LoweringError, lower_batch
-from ..synth.printer import to_source
+from ..synth.printer import printed
 from ..synth.program import Program
 from ..synth.grammar import Grammar
 from ..synth.safety import UnsafeProgram, load_program
@@ -51,7 +52,8 @@ class Mismatch(Exception):
 
 
 def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platform: str = "cpu",
-                 symbolic: bool = False, composer=None, verify: float = 0.0, stats: Counter | None = None):
+                 symbolic: bool = False, composer=None, verify: float = 0.0, stats: Counter | None = None,
+                 times: Counter | None = None):
     """[(origin fields, program)] -> (program, record or LoweringError) for each,
     printed and lowered for `platform` (symbolically or not). With a
     `compose.Composer`, a program is spliced from its steps' lowerings where
@@ -59,12 +61,17 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
     hash) is lowered by JAX as well and compared: a difference raises
     Mismatch. The others are lowered by JAX, `batch` at a time (see
     `lowering.lower_batch`). `stats` counts programs spliced, verified and
-    lowered by JAX."""
+    lowered by JAX; `times` adds up the seconds of each stage."""
     items = list(items)
+    times = Counter() if times is None else times
     how = {"platform": platform, "symbolic": symbolic}
-    sources = [to_source(p.tree, grammar, style) for _, p in items]
+    t0 = time.perf_counter()
+    texts = [printed(p.tree, grammar, style) for _, p in items]
+    sources = [source for source, _ in texts]
+    t1 = time.perf_counter()
     composed = composer.lower([p for _, p in items], style) if composer is not None and not symbolic \
         else [None] * len(items)
+    t2 = time.perf_counter()
     checked = [c is not None and not c.whole and _chosen(p, verify) for (_, p), c in zip(items, composed)]
     by_jax = [k for k, c in enumerate(composed) if c is None or c.whole or checked[k]]
     lowered: dict = {}
@@ -74,6 +81,9 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
         jobs = [(fn, [t.spec() for t in items[k][1].inputs]) for k, fn in loaded.items() if callable(fn)]
         done = iter(lower_batch(jobs, platform, symbolic))
         lowered.update((k, next(done) if callable(fn) else fn) for k, fn in loaded.items())
+    times["print"] += t1 - t0
+    times["compose"] += t2 - t1
+    times["programs lowered by JAX"] += time.perf_counter() - t2
     if stats is not None:
         stats["verified"] += sum(checked)
         stats["by_jax"] += len(by_jax) - sum(checked)
@@ -84,7 +94,7 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
             if checked[k] and isinstance(low, LoweringError):
                 raise Mismatch(f"program {origin['id']}: spliced, but JAX does not lower it ({low})")
             if not isinstance(low, LoweringError):
-                attributed = attribution(grammar.spans(source), low.sites)
+                attributed = attribution(texts[k][1], low.sites)
                 if checked[k]:
                     _compare(origin["id"], c, low, attributed)
                 low = _record(program, source, low, dict(origin), how, attributed)

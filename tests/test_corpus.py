@@ -219,17 +219,26 @@ def test_bench_reports_strategies_side_by_side(capsys):
     out, err = capsys.readouterr()
     lines = [line.strip() for line in err.splitlines()]  # with --json the report goes to stderr, stdout is the JSON
     assert lines[0].startswith("sample: 20 programs") and lines[1].startswith("naive loop")
-    assert lines[2].startswith("batched (1 workers") and lines[3].startswith("compose (1 workers, warm cache)")
-    assert lines[4].startswith("ratios: compose/batched") and lines[5].startswith("work per program")
-    assert lines[6].startswith('enumerate --max-ops 3 --inputs "f32[2]" --dims 2 --shard 3/200000')
+    assert lines[2].startswith("batched (1 workers") and "x naive" in lines[2]
+    assert lines[3].startswith("compose (1 workers, cold cache)") and lines[4].startswith("compose (1 workers, warm")
+    assert lines[5].startswith("ratios: batched/naive") and "compose cold/naive" in lines[5]
+    assert lines[6].startswith("work per program, one process, cold")
+    assert lines[7].startswith("work per program, one process, warm")
+    assert lines[8].startswith('enumerate --max-ops 3 --inputs "f32[2]" --dims 2 --shard 3/200000')
     result = json.loads(out)
     for workload in ("sample", "enumerate"):
         r = result[workload]
-        assert r["naive"] > 0 and r["batched"] > 0 and r["compose"] > 0
-        assert r["ratios"]["compose/batched"] == pytest.approx(r["compose"] / r["batched"])
-        assert sum(r["steps"].values()) == pytest.approx(1) and r["steps"]["lowered"] == 0     # warm,
-        assert r["steps"]["disk"] > 0                                                            # from disk
-        assert {"sample", "hash", "print", "compose (all)", "json", "instead: lower_batch (JAX)"} <= set(r["stages_ms"])
+        rates = r["rates"]
+        assert set(rates) == {"naive", "batched", "compose cold", "compose warm"} and min(rates.values()) > 0
+        assert r["ratios"]["compose warm/naive"] == pytest.approx(rates["compose warm"] / rates["naive"])
+        assert r["ratios"]["compose cold/batched"] == pytest.approx(rates["compose cold"] / rates["batched"])
+        for run in ("cold", "warm"):
+            assert sum(r["steps"][run].values()) == pytest.approx(1)
+        assert r["steps"]["cold"]["lowered"] > 0 and r["steps"]["cold"]["disk"] == 0     # an empty cache
+        assert r["steps"]["warm"]["lowered"] == 0 and r["steps"]["warm"]["disk"] > 0     # the cache cold filled
+        for run in ("cold", "warm"):
+            assert {"sample", "hash", "print", "compose", "programs lowered by JAX", "records and JSON",
+                    "compose: steps found or lowered"} <= set(r["stages_ms"][run])
     assert result["enumerate"]["programs"] == 84
 
 

@@ -315,5 +315,5 @@ def test_bench_json_is_all_of_stdout(capfd):
     assert main(["bench", "-n", "2", "--workers", "1", "--shard-size", "2", "--shard", "0/2000000", "--json"]) == 0
     out, err = capfd.readouterr()
     result = json.loads(out)
-    assert set(result) == {"cold", "workers", "sample", "enumerate"}
+    assert set(result) == {"cold_only", "workers", "sample", "enumerate"}
     assert "naive loop" in err and "ratios:" in err
