@@ -20,7 +20,8 @@ lower that program with JAX:
 - a private function two steps both make (`@relu` on the same types) is
   shared by JAX when both calls hit one cached trace, not when they do not;
 - a weakly typed value (from Python scalars) crossing steps changes how the
-  next step is traced;
+  next step is traced, and so does a value a step over a mesh makes (its
+  type carries the mesh);
 - a piece whose module-level state is not the same in every module: a
   mesh other than the others' (`sdy.mesh` is declared once per module, for
   every step over it), a collective's channel other than 1, arguments or
@@ -169,8 +170,9 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         if s.piece.whole:
             raise Whole(s.piece.whole)
     header, others = module_state([s.piece for s in steps])
-    # what is read, what is weak, which functions: before any text
+    # what is read, what is weak or made over a mesh, which functions: before any text
     weak: set[int] = set()
+    meshed: set[int] = set()
     reads: set[int] = set()
     types: dict[int, str] = {}
     helpers, seen = [], set()
@@ -179,6 +181,10 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         args = [s.operands[q] for q in p.params]        # the program's value at each argument
         if weak.intersection(args):
             raise Whole("a weakly typed value crosses steps")
+        if meshed.intersection(args):
+            # its type carries the mesh: the step that reads it traces otherwise (JAX shares a
+            # helper between two calls of it only when their operands' meshes agree)
+            raise Whole("a value made over a mesh crosses steps")
         reads.update(args)      # what JAX keeps of a step's operands, its jaxpr uses
         for a, v in enumerate(args):
             types.setdefault(v, p.args[a])
@@ -187,6 +193,8 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
                 types[v] = t
                 if w:
                     weak.add(v)
+                if p.others:
+                    meshed.add(v)
         for name, lines in p.helpers:
             key = _helper_key(lines)    # JAX shares a function two calls traced once
             if key in seen:

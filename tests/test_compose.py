@@ -88,14 +88,28 @@ def test_programs_over_a_mesh_splice(composer, grammar, space):
     """Steps over a mesh splice with the others: the module takes the mesh's
     header and declares the mesh once, every collective on channel 1."""
     psum, psum_cos = 'lax.psum(a, "i")', 'jnp.cos(lax.psum(a, "i"))'
-    body = (f"    v0 = {_MESH.format(psum, 'x0')}\n    v1 = jnp.sin(v0)\n"
-            f"    v2 = {_MESH.format(psum_cos, 'v1')}\n    return v2\n")
-    program = _program(space, body, "f32[8,4] -> f32[8,4]")
+    body = (f"    v0 = {_MESH.format(psum, 'x0')}\n    v1 = jnp.sin(x0)\n"
+            f"    v2 = {_MESH.format(psum_cos, 'v1')}\n    return v0, v2\n")
+    program = _program(space, body, "f32[8,4] -> f32[8,4], f32[8,4]")
     records, stats = _lower(composer, grammar, [program])
     assert stats["spliced"] == stats["verified"] == 1
     text = records[0][1]["stablehlo"]
     assert text.count("sdy.mesh @mesh") == 1 and text.count("sdy.manual_computation") == 2
     assert {"alternative": "(program)", "op": "sdy.mesh", "count": 1} in records[0][1]["attribution"]
+
+
+def test_a_value_made_over_a_mesh_read_by_another_step_goes_to_jax(composer, grammar, space):
+    """Its type carries the mesh: here JAX traces the two `jnp.where`s apart
+    (two helpers), where the step alone shares one."""
+    barrier = "lax.optimization_barrier(a)"
+    body = (f"    v0 = {_MESH.format(barrier, 'x0')}\n"
+            "    v1 = lax.fori_loop(0, 2, lambda i, c: lax.switch(i, [lambda a: jnp.where(a, v0, x0), "
+            "lambda a: x0 | jnp.roll(a, 2, axis=1), lambda a: jnp.logical_not(jnp.where(x0, a, v0))], c), v0)\n"
+            "    return v1\n")
+    program = _program(space, body, "bool[8,3] -> bool[8,3]")
+    assert composer.lower([program])[0].whole == "a value made over a mesh crosses steps"
+    records, stats = _lower(composer, grammar, [program])
+    assert stats["by_jax"] == 1 and records[0][1]["stablehlo"].count("func.func private @_where") == 2
 
 
 def test_a_scalar_of_a_program_over_a_mesh_goes_to_jax(composer, grammar, space):
