@@ -75,6 +75,8 @@ def naive(recipe, first: int, last: int, out: Path) -> float:
 
 def pipeline(recipe, first: int, last: int, out: Path, workers: int, shard_size: int) -> tuple[float, dict]:
     """(programs/s of a pipeline run over first..last-1, its run Status)."""
+    import jax
+    jax.clear_caches()      # this process makes shards too: not from what an earlier side traced
     start = time.perf_counter()
     run = Run(out, recipe, {}, last - first if recipe.kind == "enumerate" else last, shard_size,
               first, last if recipe.kind == "enumerate" else None)

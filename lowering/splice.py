@@ -20,8 +20,10 @@ lower that program with JAX:
 - a private function two steps both make (`@relu` on the same types) is
   shared by JAX when both calls hit one cached trace, not when they do not;
 - a weakly typed value (from Python scalars) crossing steps changes how the
-  next step is traced, and so does a value a step over a mesh makes (its
-  type carries the mesh);
+  next step is traced, and so does a value a step over a mesh makes (or
+  one made of it: its type carries the mesh) for a step with private
+  functions, which JAX shares between calls only when their operands'
+  meshes agree;
 - a piece whose module-level state is not the same in every module: a
   mesh other than the others' (`sdy.mesh` is declared once per module, for
   every step over it), a collective's channel other than 1, arguments or
@@ -181,10 +183,11 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         args = [s.operands[q] for q in p.params]        # the program's value at each argument
         if weak.intersection(args):
             raise Whole("a weakly typed value crosses steps")
-        if meshed.intersection(args):
-            # its type carries the mesh: the step that reads it traces otherwise (JAX shares a
-            # helper between two calls of it only when their operands' meshes agree)
-            raise Whole("a value made over a mesh crosses steps")
+        crossing = bool(meshed.intersection(args))
+        if crossing and p.helpers:
+            # its type carries the mesh, and the step that reads it traces its private functions
+            # otherwise (JAX shares one between two calls only when their operands' meshes agree)
+            raise Whole("a value made over a mesh crosses to a step with private functions")
         reads.update(args)      # what JAX keeps of a step's operands, its jaxpr uses
         for a, v in enumerate(args):
             types.setdefault(v, p.args[a])
@@ -193,7 +196,7 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
                 types[v] = t
                 if w:
                     weak.add(v)
-                if p.others:
+                if p.others or crossing:        # what is made of it carries the mesh too
                     meshed.add(v)
         for name, lines in p.helpers:
             key = _helper_key(lines)    # JAX shares a function two calls traced once

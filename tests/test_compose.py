@@ -98,7 +98,7 @@ def test_programs_over_a_mesh_splice(composer, grammar, space):
     assert {"alternative": "(program)", "op": "sdy.mesh", "count": 1} in records[0][1]["attribution"]
 
 
-def test_a_value_made_over_a_mesh_read_by_another_step_goes_to_jax(composer, grammar, space):
+def test_a_value_made_over_a_mesh_read_by_a_step_with_helpers_goes_to_jax(composer, grammar, space):
     """Its type carries the mesh: here JAX traces the two `jnp.where`s apart
     (two helpers), where the step alone shares one."""
     barrier = "lax.optimization_barrier(a)"
@@ -107,9 +107,14 @@ def test_a_value_made_over_a_mesh_read_by_another_step_goes_to_jax(composer, gra
             "lambda a: x0 | jnp.roll(a, 2, axis=1), lambda a: jnp.logical_not(jnp.where(x0, a, v0))], c), v0)\n"
             "    return v1\n")
     program = _program(space, body, "bool[8,3] -> bool[8,3]")
-    assert composer.lower([program])[0].whole == "a value made over a mesh crosses steps"
+    assert composer.lower([program])[0].whole == "a value made over a mesh crosses to a step with private functions"
     records, stats = _lower(composer, grammar, [program])
     assert stats["by_jax"] == 1 and records[0][1]["stablehlo"].count("func.func private @_where") == 2
+    # read by steps without private functions, it splices (and what they make of it carries the mesh on)
+    plain = (f"    v0 = {_MESH.format(barrier, 'x0')}\n    v1 = jnp.logical_not(v0)\n    v2 = v1 & x0\n"
+             "    return v2\n")
+    records, stats = _lower(composer, grammar, [_program(space, plain, "bool[8,3] -> bool[8,3]")])
+    assert stats["spliced"] == stats["verified"] == 1
 
 
 def test_a_scalar_of_a_program_over_a_mesh_goes_to_jax(composer, grammar, space):
