@@ -88,8 +88,9 @@ def profile(recipe, first: int, last: int, cache: FragmentCache | None) -> dict[
     """Milliseconds per program of each stage of making records, in one
     process as a worker makes them (compose strategy, nothing verified)."""
     import jax
-    grammar = build(recipe)[0]
+    grammar, space, _ = build(recipe)
     jax.clear_caches()
+    space.clear_caches()        # as a worker's are after each shard: not what the runs before memoised
     composer = Composer(grammar, recipe.platform, cache)
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
