@@ -157,7 +157,7 @@ def compare(recipe, first: int, last: int, workers: int, shard_size: int, cold_o
         stages = profile(compose, first, profiled, _cache(where, recipe))
         result["stages_ms"][run] = stages
         say(f"  work per program, one process, {run} ({profiled - first} programs, ms): "
-            + ", ".join(f"{k.strip()} {v:.2f}" for k, v in stages.items()))
+            + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     return result
 
 

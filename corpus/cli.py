@@ -294,10 +294,10 @@ def _cache(args) -> str | None:
     return str(args.cache)
 
 
-def _recipe(kind, args, grammar, config, inputs, **extra) -> Recipe:
+def _recipe(kind, args, grammar, config, inputs, cache, **extra) -> Recipe:
     return Recipe(kind, grammar.path, grammar.text, tuple(grammar.overrides.items()), config, args.style,
                   inputs=inputs, platform=args.platform, symbolic=args.symbolic, strategy=args.lowering,
-                  verify=args.verify, cache=_cache(args), **extra)
+                  verify=args.verify, cache=cache, **extra)
 
 
 class _Ticker:
@@ -431,9 +431,10 @@ def cmd_sample(args):
         raise UsageError("--uniform: needs --inputs (it draws among the programs of one signature)")
     if args.uniform and args.swarm:
         raise UsageError("--swarm: not with --uniform (a uniform draw is among the programs of all alternatives)")
+    cache = _cache(args)
     grammar = _grammar(args)
     config = Config(pools=_pools(args), max_ops=args.max_ops, batched=args.symbolic)
-    recipe = _recipe("sample", args, grammar, config, inputs, seed=args.seed, uniform=args.uniform,
+    recipe = _recipe("sample", args, grammar, config, inputs, cache, seed=args.seed, uniform=args.uniform,
                      swarm=args.swarm, max_size=args.max_ops if args.uniform else 0)
     _, space, enum = build(recipe)      # the pipeline's own (cached): what is counted here serves its shards
     if args.swarm and args.swarm > len(space.alts):
@@ -456,6 +457,7 @@ def cmd_enumerate(args):
     inputs = _signature(args.inputs)     # before the grammar, as in cmd_sample
     if inputs is None:
         raise UsageError("--inputs: enumerate needs an input signature")
+    cache = _cache(args) if args.out is not None else None
     grammar = _grammar(args)
     config = Config(pools=_pools(args), batched=args.symbolic)
     enum = Enumeration(Space(grammar, config), inputs)
@@ -475,7 +477,7 @@ def cmd_enumerate(args):
         size, k = enum.locate(args.index, args.max_ops)
         print(to_source(enum.program(size, k).tree, grammar, args.style), end="")
     if args.out is not None:
-        recipe = _recipe("enumerate", args, grammar, config, inputs, max_size=args.max_ops)
+        recipe = _recipe("enumerate", args, grammar, config, inputs, cache, max_size=args.max_ops)
         _run(args, recipe, last - first, first, last, shard=[i, n])
 
 

@@ -63,8 +63,8 @@ def _decode(text: str) -> Stored:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the package's code (what makes pieces, prints programs,
-    parses them for attribution): a cache never serves pieces of other code."""
+    """A hash of the package's code (what makes pieces, prints programs and
+    says where their operations are): a cache never serves pieces of other code."""
     root = Path(__file__).resolve().parent.parent
     files = sorted(f for f in root.rglob("*.py") if "tests" not in f.relative_to(root).parts)
     return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]

@@ -41,7 +41,8 @@ def lower_flat(items, platform: str = "cpu") -> list:
     (sites are positions in them): with two from one file, `lower_batch`
     lowers them all."""
     check_platform(platform)
-    out = _flat(list(items), platform)
+    items = list(items)
+    out = _flat(items, platform)
     rest = [k for k, low in enumerate(out) if low is None]
     for k, low in zip(rest, lower_batch([items[k] for k in rest], platform)):
         out[k] = low

@@ -235,16 +235,16 @@ def load_grammar(path=None, text: str | None = None, parser: bool = True) -> Gra
     try:
         if parser:
             _lark(text)
-        parser = _rules(text)
+        rules = _rules(text)
     except lark.exceptions.LarkError as e:
         raise GrammarError(f"{path}:{_lark_error_line(e, text)}: {' '.join(str(e).split())}") from None
     except RecursionError:
         raise GrammarError(f"{path}:1: nested too deeply for Lark") from None
     annotations = _annotations(path, text)
-    literals = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
-    _check_vocabulary(path, text, parser, literals, annotations)
+    literals = {t.name: t.pattern.value for t in rules.terminals if t.pattern.type == "str"}
+    _check_vocabulary(path, text, rules, literals, annotations)
     alts = []
-    for r in parser.rules:
+    for r in rules.rules:
         origin = r.origin.name
         if r.alias is None:
             continue
@@ -267,7 +267,7 @@ def load_grammar(path=None, text: str | None = None, parser: bool = True) -> Gra
     if not alts:
         _fail(path, 1, "no operation alternatives (aliased alternatives of term/infix)")
     alts.sort(key=lambda a: a.line)
-    return Grammar(str(path), text, tuple(alts), literals, _dtypes(path, text, parser))
+    return Grammar(str(path), text, tuple(alts), literals, _dtypes(path, text, rules))
 
 
 def _check_vocabulary(path, text, parser, literals, annotations):

@@ -93,9 +93,6 @@ class Printer:
         return isinstance(node, Tree) and node.data in self.grammar.by_name \
             and self.grammar.by_name[node.data].origin == "infix"
 
-    def source(self, tree: Tree) -> str:
-        return self.source_spans(tree)[0]
-
     def source_spans(self, tree: Tree):
         """The program's text, and its `Grammar.spans`."""
         fn = tree.children[0]

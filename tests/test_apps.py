@@ -1,7 +1,7 @@
 """The space's memoised applications are the rules' own, in the rules' order.
 
-`Space` runs each transfer once over the distinct types of a scope and places
-its applications on every choice of values of those types. Sampling picks an
+`Space` runs each transfer once per tuple of operand types (memoised on it) and
+places its applications on every choice of values of those types. Sampling picks an
 application by its position, so a placement that gave the same applications
 in another order would change every corpus: the order is checked here
 against the rule's plain loop over the scope.

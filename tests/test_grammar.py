@@ -44,3 +44,17 @@ def test_weight_overrides(grammar):
     assert g.by_name["exp"].weight == 7.5 and g.by_name["sin"].weight == 0
     assert grammar.by_name["exp"].weight == 2.0
     assert "sin" not in [a.name for a in Space(g).alts]
+
+
+def test_a_grammar_loaded_without_its_parser_is_the_same(grammar, space):
+    """A run's workers load the grammar without building its LALR parser; they
+    get the same alternatives, and a parser on first use."""
+    light = load_grammar(parser=False)
+
+    def described(g):
+        return [(a.name, a.rule.name, a.args, a.weight, a.flags, a.line, [s.name for s in a.expansion])
+                for a in g.alts]
+    assert described(light) == described(grammar)
+    assert (light.literals, light.dtypes) == (grammar.literals, grammar.dtypes)
+    source = to_source(space.sample(random.Random(1)).tree, grammar)
+    assert light.parse(source) == grammar.parse(source)

@@ -101,3 +101,27 @@ def test_counts_are_pinned(pinned, capsys, sig):
 @pytest.mark.parametrize("sig, index", PROGRAMS)
 def test_programs_at_indices_are_pinned(pinned, capsys, sig, index):
     assert enumerate_(pinned, capsys, sig, "--index", str(index)) == HEADER + PROGRAMS[sig, index].lstrip("\n")
+
+
+# a seed names a program too (record `seed` and `index`): sha256 of the structural
+# hashes of programs `Random(f"pin:{k}")`, k < 150, of the frozen grammar
+SAMPLED = {"default": "7bd34452a50948b9", "small": "7905ab31785b981c", "realistic": "a60a8f16c9056d9b"}
+
+
+def test_sampled_programs_are_pinned(pinned):
+    """The sampler draws the same programs from the same seeds (a faster
+    sampler must not change them unnoticed)."""
+    import hashlib
+    import random
+
+    from jaxsynth.synth.grammar import load_grammar
+    from jaxsynth.synth.rules import SHAPES
+    from jaxsynth.synth.space import Config, Space
+    grammar, digests = load_grammar(pinned), {}
+    for name, config in {"default": Config(), "small": Config(max_ops=3, max_body_ops=1),
+                         "realistic": Config(pools=SHAPES["realistic"])}.items():
+        space, h = Space(grammar, config), hashlib.sha256()
+        for k in range(150):
+            h.update(space.sample(random.Random(f"pin:{k}")).structural_hash.encode())
+        digests[name] = h.hexdigest()[:16]
+    assert digests == SAMPLED

@@ -44,6 +44,7 @@ USAGE_ERRORS = {
     "bad-signature": ["sample", "--inputs", "f32[4"],
     "enumerate-without-inputs": ["enumerate", "--max-ops", "2"],
     "weight-without-eq": ["sample", "--weight", "exp"],
+    "cache-not-a-directory": ["sample", "--cache", "/dev/null"],
     "unknown-subcommand": ["nosuchcommand"],
 }
 
