@@ -418,3 +418,23 @@ def test_programs_with_a_mesh_lower_in_every_executor(tmp_path, monkeypatch, bac
     for r in records:
         assert lower(load_function(r["python"]), [t.spec() for t in parse_signature(r["inputs"][0])]).text \
             == r["stablehlo"]
+
+
+def test_no_more_processes_than_shards(tmp_path, monkeypatch):
+    """A run of one shard starts no other process, whatever --workers says."""
+    from jaxsynth.corpus import cli
+    asked, real = [], cli.executor
+    monkeypatch.setattr(cli, "executor", lambda workers, *rest: asked.append(workers) or real(workers, *rest))
+    assert main(["sample", "-n", "5", "--workers", "4", "--out", str(tmp_path / "o")]) == 0
+    assert asked == [1]
+
+
+def test_this_process_makes_every_nth_shard():
+    """--workers N: N - 1 spawned processes, and this one makes shards 0, N, 2N, ..."""
+    from jaxsynth.corpus.pipeline import _Deferred, _Processes
+    pool = _Processes(3)
+    try:
+        assert pool.pool._max_workers == 2
+        assert all(isinstance(pool.submit(None, n, 0, 0), _Deferred) for n in (0, 3, 6))
+    finally:
+        pool.shutdown()
