@@ -327,3 +327,32 @@ def test_twenty_thousand_programs_equal_jax(tmp_path, grammar, args):
     if args[0] == "sample":
         used = {a for _, r in checked_records(corpus_files(out)[1]) for a in r["alternatives"]}
         assert used == set(grammar.by_name)
+
+
+def test_module_state_of_pieces_over_meshes():
+    """One mesh for all the pieces over one, declared once under its header;
+    pieces over two meshes, or plain pieces of another kind of module, do not join."""
+    plain = splice.Piece("module @jit_f attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {",
+                         (), (), (), (), (), (), ())
+    mesh = ('  sdy.mesh @mesh = <["i"=4]> {stablehlo.mesh = {axes = [{name = "i", size = 4 : i64}]}}',)
+    meshed = plain._replace(header=plain.header.replace("= 1 : i32, mhlo.num_replicas", "= 4 : i32, mhlo.num_replicas"),
+                            others=mesh)
+    assert splice.module_state([plain, meshed, plain]) == (meshed.header, mesh)
+    assert splice.module_state([plain, plain]) == (plain.header, ())
+    with pytest.raises(splice.Whole, match="modules of different kinds"):
+        splice.module_state([meshed, meshed._replace(others=(mesh[0].replace("=4", "=2"),))])
+    with pytest.raises(splice.Whole, match="modules of different kinds"):
+        splice.module_state([meshed, plain._replace(header=plain.header.replace("replicas = 1", "replicas = 2"))])
+
+
+def test_a_collective_on_another_channel_is_not_spliced():
+    from jaxsynth.lowering import Lowered
+    text = ('module @jit_f attributes {mhlo.num_partitions = 4 : i32, mhlo.num_replicas = 1 : i32} {\n'
+            '  sdy.mesh @mesh = <["i"=4]> {stablehlo.mesh = {axes = [{name = "i", size = 4 : i64}]}}\n'
+            '  func.func public @main(%arg0: tensor<8xf32>) -> (tensor<8xf32> {jax.result_info = "result"}) {\n'
+            '    %0 = "stablehlo.all_gather"(%arg0) <{all_gather_dim = 0 : i64, channel_handle = '
+            '#stablehlo.channel_handle<handle = CHANNEL, type = 1>}> : (tensor<8xf32>) -> tensor<8xf32>\n'
+            '    return %0 : tensor<8xf32>\n  }\n}\n')
+    assert splice.cut(Lowered(text.replace("CHANNEL", "1"), {}, kept=(0,), weak=(False,))).whole == ""
+    assert splice.cut(Lowered(text.replace("CHANNEL", "2"), {}, kept=(0,), weak=(False,))).whole == \
+        "a step with module-level state other than a mesh"
