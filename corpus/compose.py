@@ -61,13 +61,20 @@ def _decode(text: str) -> Stored:
     return Stored(piece, tuple(tuple(a) for a in attributed), error)
 
 
+def code_files() -> list[Path]:
+    """The files of the code that makes pieces, prints programs and says where
+    their operations are: the packages' own folders, not their parent (installed
+    editable, that is the checkout, whose .venv holds all of JAX: a second to
+    read, and changed by any pip install)."""
+    from .. import lowering, synth
+    folders = [Path(m.__file__).resolve().parent for m in (synth, lowering, sys.modules[__package__])]
+    return sorted(f for folder in folders for f in folder.glob("*.py"))
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the package's code (what makes pieces, prints programs and
-    says where their operations are): a cache never serves pieces of other code."""
-    root = Path(__file__).resolve().parent.parent
-    files = sorted(f for f in root.rglob("*.py") if "tests" not in f.relative_to(root).parts)
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
+    """A hash of `code_files`: a cache never serves pieces of other code."""
+    return hashlib.sha256(b"".join(f.read_bytes() for f in code_files())).hexdigest()[:12]
 
 
 def default_cache_root() -> Path:

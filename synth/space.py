@@ -55,6 +55,9 @@ SWARM_TRIES = 5     # programs (and signatures, unless given) each subset tries
 # chains, nested, for minutes; default sampling needs under 3,000 per program
 SWARM_PICKS = 5000
 TRANSFERS = 4096   # tuples of operand types a table of a rule's transfer keeps (`Transfers`)
+# tuples of operand types all tables together keep through `clear_caches`
+# (~100 MB): tuples recur across programs where scopes do not
+TRANSFERS_KEPT = 150_000
 
 
 class NoProgram(ValueError):
@@ -166,7 +169,7 @@ class Space:
         self._apps = lru_cache(maxsize=100_000)(self._apps_uncached)
         self._body_apps = lru_cache(maxsize=100_000)(self._body_apps_uncached)
         self._scope = lru_cache(maxsize=8)(Scope)
-        self._transfers = lru_cache(maxsize=1024)(self._transfers_uncached)
+        self._tables: dict[tuple, Transfers] = {}     # (rule, args, context) -> its Transfers
         self._local = lru_cache(maxsize=1024)(_local)
 
     def _choose_among(self, alts) -> None:
@@ -192,12 +195,14 @@ class Space:
         return view
 
     def clear_caches(self) -> None:
-        """Forget memoised applications (they grow with every new signature)."""
+        """Forget memoised applications (they grow with every new signature),
+        and the transfers' tables once they hold more than TRANSFERS_KEPT."""
         self._apps.cache_clear()
         self._body_apps.cache_clear()
         self._scope.cache_clear()
-        self._transfers.cache_clear()
         self._local.cache_clear()
+        if sum(map(len, self._tables.values())) > TRANSFERS_KEPT:
+            self._tables.clear()
 
     # ------------------------------------------------------------ the steps
 
@@ -228,9 +233,12 @@ class Space:
             scope.apps[key] = apps
         return apps
 
-    def _transfers_uncached(self, rule, args, context) -> Transfers:
+    def _transfers(self, rule, args, context) -> Transfers:
         """The table of the rule's transfer in this context (`Transfers`)."""
-        return Transfers(rule, args, self.pools, context)
+        table = self._tables.get((rule, args, context))
+        if table is None:
+            table = self._tables[rule, args, context] = Transfers(rule, args, self.pools, context)
+        return table
 
     def _groups(self, rule, args, scope: Scope, context, results, reading) -> Apps:
         """`rule.apps(types, ...)` grouped by operand values (`Apps`: sub-programs

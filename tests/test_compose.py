@@ -5,6 +5,7 @@ import json
 import random
 import sqlite3
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -227,6 +228,19 @@ def test_cache_file_names_versions_platform_grammar_and_code(grammar, tmp_path):
     name = FragmentCache(tmp_path, grammar.sha256, "tpu").path.name
     assert jax.__version__ in name and "-tpu-" in name and grammar.sha256[:12] in name
     assert compose_module.code_version() in name
+
+
+def test_code_version_reads_the_packages_code_and_nothing_beside_it():
+    """Installed editable, the packages' parent is the checkout, with its
+    .venv: the version is of our modules only, so installing a package
+    neither invalidates the cache nor costs a read of JAX at start-up."""
+    import jaxsynth.lowering
+    import jaxsynth.synth.space
+    files = compose_module.code_files()
+    folders = {Path(m.__file__).resolve().parent for m in (jaxsynth.synth, jaxsynth.lowering, compose_module)}
+    assert {f.parent for f in files} == folders
+    assert Path(compose_module.__file__).resolve() in files and Path(jaxsynth.synth.space.__file__).resolve() in files
+    assert len(files) == sum(1 for d in folders for _ in d.glob("*.py"))
 
 
 def test_fragment_keys_tell_fragments_apart_as_their_text_does(grammar, space):

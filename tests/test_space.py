@@ -203,3 +203,21 @@ def test_depth_counts_operations(grammar):
     a_mul = next(a for a in space.apps(mul, sig + (sig[0],)) if a.slots == (0, 1))
     p = Program(sig, (Step(arange, a_range), Step(mul, a_mul)))
     assert p.depth == 2      # arange, then the product: two operations on one path
+
+
+def test_clearing_caches_keeps_the_transfer_tables_up_to_a_bound(grammar, monkeypatch):
+    """A shard's end forgets scopes (they rarely recur) but keeps what the
+    rules' transfers gave per tuple of operand types (they do), until those
+    pass TRANSFERS_KEPT; what is sampled after either is the same."""
+    from jaxsynth.synth import space as space_module
+    space, fresh = Space(grammar), Space(grammar)
+    first = [space.sample(random.Random(f"clear:{k}")).structural_hash for k in range(20)]
+    kept = sum(map(len, space._tables.values()))
+    assert kept > 0
+    space.clear_caches()
+    assert sum(map(len, space._tables.values())) == kept
+    monkeypatch.setattr(space_module, "TRANSFERS_KEPT", kept - 1)
+    space.clear_caches()
+    assert space._tables == {}
+    again = [space.sample(random.Random(f"clear:{k}")).structural_hash for k in range(20)]
+    assert again == first == [fresh.sample(random.Random(f"clear:{k}")).structural_hash for k in range(20)]
