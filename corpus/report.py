@@ -1,13 +1,26 @@
 """`jaxsynth report`: one self-contained HTML page about a corpus, or two.
 
-The page is for reading and for papers: the op histogram against the whole
-StableHLO/CHLO universe (each op covered, reachable but not covered, or not
-emitted by JAX), the growth of distinct ops and op pairs with the number of
-programs, the size / depth / input-count histograms, the alternative -> op
-matrix as a heatmap, and for each covered op the smallest program that
-contains it, with its Python and the StableHLO lines of that op. With a
-second corpus, the comparison table of `coverage.compare` and every plot
-with both corpora overlaid.
+The page is for reading and for papers. At its top, how the corpus was made
+(from its manifest: the command that makes it again, seed, weights set apart
+from the grammar's, the grammar's sha256, versions); then the op histogram
+against the whole StableHLO/CHLO universe (each op covered, reachable but
+not covered, or not emitted by JAX), the quality numbers and unused
+alternatives `jaxsynth coverage` prints, the growth of distinct ops and op
+pairs with the number of programs, the size / depth / input-count
+histograms, the alternative -> op matrix as a heatmap with its ops grouped
+by family, and for each covered op a representative program: the smallest
+in which the op comes from its typical alternative, with its Python and the
+StableHLO lines of that op. With a second corpus, the comparison table of
+`coverage.compare` and every plot with both corpora overlaid.
+
+An op's family is its dialect and, within it, the section of the grammar
+(the comment heading a run of alternatives, `// control flow`) that holds
+the op's typical alternative: of the alternatives whose own op it is (the op
+most of their uses produce), the one with the most uses that made it;
+failing one, of all that made it. So `stablehlo.while` is a control flow op
+because `while_loop` makes it, though `igamma` makes loops too, and
+`stablehlo.compare` one of `lt`, not of `jnp.remainder`, which makes four. Ops
+outside the universe (func.*, sdy.*) are bookkeeping: listed apart.
 
 The numbers are those of `coverage.Coverage`, `coverage.compare` and
 `diversity.Diversity`; this module only draws and lays them out. Plots are
@@ -34,15 +47,19 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..lowering import universe
+from ..synth.grammar import GrammarError, load_grammar, override_weights, profile_path, profiles, read_weights_file
+from ..synth.types import SignatureError
 from .coverage import MEASURES, Coverage, alt_matrix, compare
+from .dataset import _grammar_weights, command_line
 from .diversity import MAX_NESTING, nesting
 from .pipeline import _atomic_write
-from .quality import Quality
+from .quality import Quality, format_quality
 from .records import PROGRAM, CorpusError
 from .schema import checked_records, corpus_files, is_regular, visible
 
@@ -55,6 +72,7 @@ MAX_OP_LINES = 8                   # StableHLO lines of one op shown per example
 MAX_WIDTH = 400                    # characters of a line shown (a constant's dense<...> may hold megabytes)
 LABEL = 48                         # characters of a corpus-given name in a plot label
 TOP_CHANGES = 20                   # ops of the comparison shown before the full table
+OP_COLUMNS = 3                     # columns of the op histogram, side by side: a third of its height
 
 # Okabe-Ito colours: distinguishable with any colour vision, and in greyscale by lightness
 COVERED, REACHABLE, NOT_EMITTED, UNCLASSIFIED = "#0072B2", "#E69F00", "#9A9A9A", "#CC79A7"
@@ -90,7 +108,7 @@ RC = {
 
 @dataclass
 class Example:
-    """The smallest program containing an op: (size, length of its Python, order read) decides."""
+    """A program shown for an op: (size, length of its Python, order read) decides which is smallest."""
     key: tuple
     id: str
     where: str
@@ -111,7 +129,8 @@ class Scan:
     sizes: Counter = field(default_factory=Counter)
     depths: Counter = field(default_factory=Counter)
     arities: Counter = field(default_factory=Counter)
-    examples: dict = field(default_factory=dict)      # op -> Example
+    examples: dict = field(default_factory=dict)      # op -> Example: the smallest program containing it
+    made: dict = field(default_factory=dict)          # (op, alternative) -> Example: the smallest where it made the op
 
     def add(self, where: str, record: dict) -> None:
         self.coverage.add(record)
@@ -119,10 +138,18 @@ class Scan:
         self.depths[record["depth"]] += 1
         self.arities[len(record["inputs"])] += 1
         key = (record["size"], len(record["python"]), self.coverage.programs)
-        for item in record["ops"]:
-            best = self.examples.get(item["op"])
+        example = None
+
+        def keep(table: dict, k) -> None:
+            nonlocal example
+            best = table.get(k)
             if best is None or key < best.key:
-                self.examples[item["op"]] = Example(key, record["id"], where, record["python"], record["stablehlo"])
+                example = example or Example(key, record["id"], where, record["python"], record["stablehlo"])
+                table[k] = example
+        for item in record["ops"]:
+            keep(self.examples, item["op"])
+        for a in record.get("attribution", ()):     # which alternative made the op: the typical one is chosen later
+            keep(self.made, (a["op"], a["alternative"]))
 
     @property
     def programs(self) -> int:
@@ -230,9 +257,10 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _plain(text: str) -> str:
-    """A corpus-given name as a plot label: visible, and with `$` escaped,
-    which would otherwise start mathtext (a malformed formula fails the drawing)."""
-    return visible(text).replace("$", r"\$")
+    """A corpus-given name as a plot label: visible, on one line (a label's
+    room is one line), and with `$` escaped, which would otherwise start
+    mathtext (a malformed formula fails the drawing)."""
+    return visible(text).replace("\n", "\\n").replace("$", r"\$")
 
 
 def _short(op: str) -> str:
@@ -265,7 +293,7 @@ def _shares(report: dict) -> dict[str, float]:
 
 
 def plot_ops(reports: list[dict], names: list[str]) -> Figure:
-    """Every op of the universe, sorted by share of programs, in two columns;
+    """Every op of the universe, sorted by share of programs, in OP_COLUMNS columns;
     bars coloured by status (one corpus) or by corpus (two)."""
     with _style():
         status = _status(reports[0])
@@ -276,12 +304,12 @@ def plot_ops(reports: list[dict], names: list[str]) -> Figure:
                 if status[op] != "covered" and any(op in s for s in shares):
                     status[op] = "covered"
         order = sorted(status, key=lambda op: (rank[status[op]], -max(s.get(op, 0) for s in shares), op))
-        half = (len(order) + 1) // 2
-        fig = _figure(11, max(4.0, 0.118 * half + 1.2))
-        axes = fig.subplots(1, 2)
+        per = -(-len(order) // OP_COLUMNS)
+        fig = _figure(11, max(3.0, 0.118 * per + 1.2))
+        axes = fig.subplots(1, OP_COLUMNS)
         low = min([v for s in shares for v in s.values()] + [100.0])
         floor = min(10.0 ** (math.ceil(math.log10(low)) - 1), 1.0)     # a decade strictly below the rarest op
-        for ax, ops in zip(axes, (order[:half], order[half:])):
+        for ax, ops in zip(axes, (order[k * per:(k + 1) * per] for k in range(OP_COLUMNS))):
             ys = list(range(len(ops)))
             n = len(shares)
             height = 0.8 / n
@@ -388,51 +416,238 @@ def plot_histograms(scans: list[Scan], names: list[str]) -> Figure:
         return fig
 
 
-def heat(matrix: dict) -> tuple[list[str], list[str], list[list[float]]]:
-    """(alternatives, ops, rows of the share of each alternative's uses that
-    produced each op) of `coverage.alt_matrix`, ordered to read along the
-    diagonal: each alternative is placed by its own op (the one most of its
-    uses produce; of equals, the rarest in the corpus: `jax.nn.relu` by
-    maximum, not by the constant it also makes), those ops first in that
-    order, then the ops no alternative has as its own (the constants,
-    broadcasts and func.* many make), by count. PROGRAM last."""
+# ---------------------------------------------------------------- alternatives, typical ones, op families
+
+def _totals(matrix: dict) -> Counter:
+    """op -> occurrences, over every alternative of `coverage.alt_matrix`."""
     totals: Counter = Counter()
     for row in matrix.values():
         totals.update({op: o["count"] for op, o in row["ops"].items()})
-    alts = [a for a in matrix if matrix[a]["ops"] and a != PROGRAM]
-    own = {a: min(matrix[a]["ops"], key=lambda o: (-matrix[a]["ops"][o]["share"], totals[o], o)) for a in alts}
-    alts.sort(key=lambda a: (-totals[own[a]], own[a], a))
-    ops = list(dict.fromkeys(own[a] for a in alts))
-    ops += sorted(set(totals) - set(ops), key=lambda o: (-totals[o], o))
-    if matrix.get(PROGRAM, {}).get("ops"):
+    return totals
+
+
+def own_ops(matrix: dict, shown) -> dict[str, str]:
+    """alternative -> its own op among `shown`: the one the largest share of
+    its uses produced; of equals, the rarest in the corpus (`jax.nn.relu` is
+    placed by maximum, not by the constant it also makes). PROGRAM has none."""
+    totals = _totals(matrix)
+    own = {}
+    for alt, row in matrix.items():
+        ops = [op for op in row["ops"] if op in shown]
+        if ops and alt != PROGRAM:
+            own[alt] = min(ops, key=lambda o: (-row["ops"][o]["share"], totals[o], o))
+    return own
+
+
+def typical(matrix: dict, shown) -> dict[str, str]:
+    """op -> the alternative that most typically makes it: of those whose own
+    op it is (`own_ops`), the one with the most uses that made it, then the
+    one that made the most of it; if none is, the same of all that made it.
+    Uses before counts: one op from each of many uses is more typical than
+    many from a few (`lt` makes a compare, `jnp.remainder` four). Any op of
+    the matrix, `shown` or not (no alternative owns a func.call)."""
+    own = own_ops(matrix, shown)
+    makers: dict[str, list[str]] = {}
+    for alt, row in matrix.items():
+        for op in row["ops"]:
+            makers.setdefault(op, []).append(alt)
+    out = {}
+    for op, alts in makers.items():
+        owners = [a for a in alts if own.get(a) == op]
+        out[op] = min(owners or alts, key=lambda a: (-matrix[a]["ops"][op]["uses"], -matrix[a]["ops"][op]["count"], a))
+    return out
+
+
+_RULE_START = re.compile(r"\s*[?!]?\w+(\.-?\d+)?\s*:")
+
+
+def sections(grammar) -> dict[str, str]:
+    """alternative -> the title of the grammar section holding it: the first
+    line of the `//` comment nearest above it within its rule, up to a colon
+    or parenthesis (`// linear algebra (on cpu: ...)`: "linear algebra");
+    the rule's name where no comment heads it (`infix`)."""
+    lines = grammar.text.split("\n")
+    out = {}
+    for alt in grammar.alts:
+        title = None
+        for line in reversed(lines[:alt.line]):      # from the alternative's own line up
+            if line.strip().startswith("//"):
+                title = line.strip()                  # a comment of several lines: its first
+            elif title is not None or _RULE_START.match(line):
+                break
+        text = re.split(r"[:(]", title.lstrip("/"), maxsplit=1)[0].strip() if title else ""
+        out[alt.name] = text or alt.origin
+    return out
+
+
+@dataclass(frozen=True, order=True)
+class Family:
+    """A group of ops shown together: a dialect, and within it the grammar
+    section of the ops' typical alternative ("" if unknown); `rank` orders them."""
+    rank: tuple
+    dialect: str
+    section: str
+
+    @property
+    def label(self) -> str:
+        """As HTML: the names come from the corpus and the grammar."""
+        return f"{_e(self.dialect)} · {_e(self.section)}" if self.section else _e(self.dialect)
+
+
+def dialect(op: str) -> str:
+    return op.split(".", 1)[0] if "." in op else op
+
+
+def families(ops, typical_of: dict, section_of: dict) -> dict[str, Family]:
+    """op -> its Family, for the universe's ops among `ops` (the others are
+    bookkeeping: func.*, sdy.*). Dialects by how many ops the universe holds
+    of each, sections in the grammar's order, then PROGRAM's, then unknown."""
+    u = universe()
+    size = Counter(dialect(op) for op in u)
+    order = {title: k for k, title in enumerate(dict.fromkeys([*section_of.values(), PROGRAM]))}
+    out = {}
+    for op in ops:
+        if op in u:
+            alt = typical_of.get(op)
+            section = PROGRAM if alt == PROGRAM else section_of.get(alt, "")
+            d = dialect(op)
+            out[op] = Family((-size[d], d, order.get(section, len(order))), d, section)
+    return out
+
+
+def heat(matrix: dict, family: dict) -> tuple[list[str], list[str], list[list[float]]]:
+    """(alternatives, ops, rows of the share of each alternative's uses that
+    produced each op) of `coverage.alt_matrix`, over the ops `family` groups:
+    ops by family, then by count; each alternative placed by its own op
+    (`own_ops`), so that the matrix reads along its diagonal, family by
+    family. Alternatives that made no op shown are left out; PROGRAM last."""
+    totals = _totals(matrix)
+    ops = sorted((op for op in totals if op in family), key=lambda o: (family[o], -totals[o], o))
+    column = {op: k for k, op in enumerate(ops)}
+    own = own_ops(matrix, column)
+    alts = sorted(own, key=lambda a: (column[own[a]], -matrix[a]["ops"][own[a]]["count"], a))
+    if any(op in column for op in matrix.get(PROGRAM, {}).get("ops", ())):
         alts.append(PROGRAM)
     return alts, ops, [[matrix[a]["ops"].get(op, {}).get("share", 0.0) for op in ops] for a in alts]
 
 
-def plot_heatmap(matrix: dict) -> Figure:
-    alts, ops, rows = heat(matrix)
-    labels = 0.047 * max(len(_short(o)) for o in ops)     # inches of the longest op name, at 5.6 pt
+# ---------------------------------------------------------------- the heatmap, laid out by hand
+
+HEAT_FONT = 5.8         # points, of op and alternative names
+HEAT_ROW = 0.092        # inches of one alternative's row: its name and no more
+BAND_FONT = 6.4         # points, of family names
+BAND = 0.15             # inches of one level of family names
+HEAT_WIDTH = 11.0       # inches, as wide as the other plots
+
+
+def _name(op: str) -> str:
+    """An op's name under its dialect's band: `while`, not `stablehlo.while`."""
+    return _plain(op.split(".", 1)[1] if "." in op else op)
+
+
+def _widths(texts, size: float) -> list[float]:
+    """Inches each label takes at `size` points, as the Agg renderer draws it:
+    the layout leaves room for every label whole."""
+    renderer = FigureCanvasAgg(Figure(dpi=72)).get_renderer()
+    prop = FontProperties(family=RC["font.family"], size=size)
+    return [renderer.get_text_width_height_descent(t, prop, ismath=False)[0] / 72 for t in texts]
+
+
+def _runs(keys: list) -> list[tuple[int, int, object]]:
+    """(first, last, key) of each run of equal keys."""
+    out = []
+    for k, key in enumerate(keys):
+        if out and out[-1][2] == key:
+            out[-1] = (out[-1][0], k, key)
+        else:
+            out.append((k, k, key))
+    return out
+
+
+def _levels(spans: list[tuple[float, float, float]], lo: float, hi: float) -> list[tuple[float, int]]:
+    """(left edge, level) of labels of width w centred over spans (x0, x1, w)
+    within [lo, hi]: each on the lowest level where it clears the label
+    before it, so that a narrow family's name never hides its neighbour's."""
+    ends: list[float] = []
+    out = []
+    for x0, x1, w in spans:
+        left = min(max((x0 + x1 - w) / 2, lo), hi - w)
+        level = next((k for k, end in enumerate(ends) if end <= left), len(ends))
+        if level == len(ends):
+            ends.append(0.0)
+        ends[level] = left + w + 0.06
+        out.append((left, level))
+    return out
+
+
+def _band(fig: Figure, runs, x_of, names: list[str], placed, y: float, bold: bool) -> None:
+    """Family names over their columns (`_levels`), from `y` (inches) up,
+    each above a bracket whose ends mark the first and last of its columns."""
+    for (a, b, _), name, (left, level) in zip(runs, names, placed):
+        base = y + level * BAND
+        x0, x1 = x_of(a) + 0.012, x_of(b + 1) - 0.012
+        fig.add_artist(Line2D([x0, x0, x1, x1], [base - 0.015, base + 0.02, base + 0.02, base - 0.015], lw=0.8,
+                              color="#444444" if bold else "#8a8a8a", transform=fig.dpi_scale_trans))
+        fig.text(left, base + 0.04, name, fontsize=BAND_FONT, fontweight="bold" if bold else "normal",
+                 color="#1a1a1a", transform=fig.dpi_scale_trans)
+
+
+def plot_heatmap(matrix: dict, family: dict) -> Figure:
+    """The alternative -> op matrix (`heat`), its columns under their dialect
+    and grammar section, its rows in the families of their own ops, every
+    name whole: the figure is as tall as its rows and labels need."""
+    alts, ops, rows = heat(matrix, family)
+    op_names, alt_names = [_name(o) for o in ops], [_short(a) for a in alts]
+    own = own_ops(matrix, set(ops))
+    bands = []         # (runs, names, bold): sections below, dialects above
+    for key, bold in ((lambda f: f, False), (lambda f: f.dialect, True)):
+        runs = _runs([key(family[o]) for o in ops])
+        names = [_plain(f if bold else f.section or "other") for _, _, f in runs]
+        bands.append((runs, names, bold))
     with _style():
-        fig = _figure(11, 0.095 * len(alts) + 2 * labels + 1.0)
-        ax = fig.subplots()
+        label_h = max(_widths(op_names, HEAT_FONT)) + 0.06
+        left = max(_widths(alt_names, HEAT_FONT)) + 0.12
+        right = HEAT_WIDTH - 0.08
+        cell = (right - left) / len(ops)
+
+        def x_of(k):     # inches from the figure's left edge to column k's left side
+            return left + k * cell
+        placed = [_levels([(x_of(a), x_of(b + 1), w) for (a, b, _), w in zip(runs, _widths(names, BAND_FONT))],
+                          left, right) for runs, names, _ in bands]
+        band_h = [BAND * (max(level for _, level in p) + 1) for p in placed]
+        bar_h, mh, bottom = 0.34, HEAT_ROW * len(alts), label_h + 0.04
+        height = bottom + mh + label_h + 0.04 + sum(band_h) + 0.06 + bar_h
+        fig = Figure(figsize=(HEAT_WIDTH, height))
+        ax = fig.add_axes((left / HEAT_WIDTH, bottom / height, (right - left) / HEAT_WIDTH, mh / height))
         values = [v for row in rows for v in row if v > 0]
         data = np.ma.masked_equal(np.array(rows, dtype=float).reshape(len(alts), len(ops)), 0.0)
         norm = LogNorm(vmin=min(values), vmax=max(values)) if values and min(values) < max(values) else None
         image = ax.imshow(data, aspect="auto", interpolation="none", cmap="viridis", norm=norm)
-        ax.set_xticks(range(len(ops)), [_short(o) for o in ops], rotation=90, fontsize=5.6)
-        ax.set_yticks(range(len(alts)), [_short(a) for a in alts], fontsize=5.6)
-        ax.tick_params(length=0, pad=1.5, labeltop=True)     # a tall matrix: op names above and below
-        for label in ax.get_xticklabels():                   # those above as well as below
-            label.set_rotation(90)
-        ax.set_xlabel("op")
-        ax.set_ylabel("grammar alternative")
+        ax.set_xticks(range(len(ops)), op_names, fontsize=HEAT_FONT)
+        ax.set_yticks(range(len(alts)), alt_names, fontsize=HEAT_FONT)
+        ax.tick_params(length=0, pad=1.5, labeltop=True)        # a tall matrix: op names above and below
+        ax.tick_params(axis="x", labelrotation=90)
+        starts = {a for a, _, _ in bands[1][0]}
+        for a, _, _ in bands[0][0][1:]:     # family boundaries, darker between dialects, up to the brackets
+            fig.add_artist(Line2D([x_of(a)] * 2, [0.04, bottom + mh + label_h + 0.04], lw=0.6,
+                                  color="#555555" if a in starts else "#c8c8c8", transform=fig.dpi_scale_trans))
+        for a, _, _ in _runs([family.get(own.get(alt)) for alt in alts])[1:]:
+            ax.axhline(a - 0.5, color="#c8c8c8", lw=0.6)
         for spine in ax.spines.values():
-            spine.set_visible(False)
-        bar = fig.colorbar(image, ax=ax, shrink=min(1.0, 4.0 / fig.get_figheight()), aspect=25, pad=0.01,
-                           anchor=(0.0, 1.0))      # beside the top rows, where the reading starts
-        bar.set_label("share of the alternative's uses that produced the op")
-        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:.3g}%"))
-        bar.ax.yaxis.set_minor_formatter(NullFormatter())
+            spine.set_color("#888888")
+            spine.set_linewidth(0.6)
+        y = bottom + mh + label_h + 0.04
+        for (runs, names, bold), p, h in zip(bands, placed, band_h):
+            _band(fig, runs, x_of, names, p, y, bold)
+            y += h
+        cax = fig.add_axes((left / HEAT_WIDTH, (height - 0.14) / height, 2.4 / HEAT_WIDTH, 0.09 / height))
+        bar = fig.colorbar(image, cax=cax, orientation="horizontal")
+        bar.ax.tick_params(labelsize=HEAT_FONT, length=2, pad=1)
+        bar.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:.3g}%"))
+        bar.ax.xaxis.set_minor_formatter(NullFormatter())
+        bar.outline.set_linewidth(0.5)
+        cax.text(1.04, 0.5, "share of the alternative's uses that produced the op (log scale; blank: never)",
+                 fontsize=BAND_FONT, va="center", transform=cax.transAxes)
         return fig
 
 
@@ -481,6 +696,27 @@ pre .ln { color: #999; user-select: none; }
 nav { font-size: 13.5px; margin: 8px 0 0; color: #555; }
 nav a { color: #0a58a6; text-decoration: none; margin-right: 14px; }
 footer { margin-top: 40px; font-size: 12px; color: #777; }
+.provenance { background: #eef4fa; border: 1px solid #c9dcee; border-radius: 4px; padding: 8px 14px 4px;
+  margin: 0 0 14px; }
+.provenance h2 { font-size: 15px; margin: 2px 0 4px; padding: 0; border: 0; }
+.provenance pre.command { background: #fff; white-space: pre-wrap; overflow-wrap: anywhere; margin: 4px 0 2px;
+  max-height: 7.2em; overflow-y: auto; }
+.provenance p { margin: 2px 0 6px; }
+table.facts { border: 0; margin: 0 0 4px; font-size: 13px; }
+table.facts td { padding: 1px 14px 1px 0; text-align: left; }
+table.facts tbody tr:nth-child(even) { background: none; }
+table.facts td:first-child { color: #555; white-space: nowrap; }
+table.quality th { text-align: left; }
+.side { display: flex; flex-wrap: wrap; gap: 0 44px; align-items: flex-start; }
+.side > div { min-width: 0; }
+.side h3 { margin-top: 4px; }
+.side p.note { max-width: 62ch; }
+.family { font-size: 13.5px; font-weight: 600; margin: 12px 0 2px; }
+.examples { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); grid-auto-flow: row dense;
+  column-gap: 22px; }
+.examples details { padding: 2px 0; min-width: 0; }
+.examples details[open] { grid-column: 1 / -1; padding-bottom: 10px; }
+.examples summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; line-height: 1.4; }
 """
 
 
@@ -508,11 +744,12 @@ def _names(a: Scan, b: Scan | None) -> list[str]:
     return [f"A: {na}", f"B: {nb}"]
 
 
-def _table(head: list[str], rows: list[list[str]], cls: str = "", row_attrs=None) -> str:
-    """A table of cells already made HTML; `row_attrs`, each row's attributes."""
-    out = [f'<table class="{cls}">' if cls else "<table>", "<thead><tr>"]
-    out += [f"<th>{h}</th>" for h in head]
-    out.append("</tr></thead><tbody>")
+def _table(head: list[str] | None, rows: list[list[str]], cls: str = "", row_attrs=None) -> str:
+    """A table of cells already made HTML, with a head row unless `head` is None; `row_attrs`, each row's attributes."""
+    out = [f'<table class="{cls}">' if cls else "<table>"]
+    if head:
+        out += ["<thead><tr>"] + [f"<th>{h}</th>" for h in head] + ["</tr></thead>"]
+    out.append("<tbody>")
     for i, row in enumerate(rows):
         out.append(f"<tr{row_attrs[i] if row_attrs else ''}>" + "".join(row) + "</tr>")
     out.append("</tbody></table>")
@@ -541,6 +778,136 @@ def _summary(scans: list[Scan], reports: list[dict], names: list[str]) -> str:
     ]
     head = [""] + [_e(n) for n in names] if len(names) > 1 else ["", "value"]
     return _table(head, rows, "summary")
+
+
+MAX_WEIGHTS = 12          # weights listed before "and N more"
+MAX_MAKERS = 5            # alternatives listed for a bookkeeping op
+
+
+def _apart(weights: dict, base: dict) -> dict:
+    return {name: w for name, w in weights.items() if base.get(name) != w}
+
+
+def weights_apart(m: dict) -> tuple[dict | None, str | None]:
+    """(the weights a manifest sets apart from those its grammar's file
+    gives, the shipped profile they start from if one leaves fewer apart);
+    (None, None) if that grammar is not at hand to compare with."""
+    defaults, packaged = _grammar_weights(m)
+    if defaults is None:
+        return None, None
+    apart, profile = _apart(m["weights"], defaults), None
+    for name in profiles() if packaged else ():     # profiles are weights of the packaged grammar
+        try:
+            base = override_weights(load_grammar(), read_weights_file(profile_path(name))).weights()
+        except GrammarError:
+            continue
+        if len(_apart(m["weights"], base)) < len(apart):
+            apart, profile = _apart(m["weights"], base), name
+    return apart, profile
+
+
+def _weights(m: dict) -> str:
+    apart, profile = weights_apart(m)
+    if apart is None:
+        return ("not compared: the grammar it was made with is not at hand (its file is gone or changed); "
+                "<code>manifest.json</code> holds them all")
+    listed = ", ".join(f"<code>{_e(name)}={w:g}</code>" for name, w in list(apart.items())[:MAX_WEIGHTS])
+    more = f" and {len(apart) - MAX_WEIGHTS} more" if len(apart) > MAX_WEIGHTS else ""
+    start = f"those of profile <code>{_e(profile)}</code>" if profile else "the grammar's own"
+    if not apart:
+        return start
+    return f"{start}, {len(apart)} set apart: {listed}{more}" if profile else \
+        f"{len(apart)} set apart from the grammar's: {listed}{more}"
+
+
+def _grammar(m: dict) -> str:
+    """The packaged grammar as such, another by its file name: as the dataset card names it, no directory of
+    the machine that made the corpus."""
+    return "jaxsynth's packaged grammar" if _grammar_weights(m)[1] else f"<code>{_e(Path(m['grammar']).name)}</code>"
+
+
+def _versions(m: dict) -> str:
+    versions = m.get("versions") if isinstance(m.get("versions"), dict) else {}
+    shown = [f"{_e(k)} {_e(v)}" for k, v in versions.items()]
+    if "jaxsynth" not in versions:
+        shown.append("jaxsynth: not recorded in the manifest")
+    return " · ".join(shown)
+
+
+def _provenance(s: Scan, name: str | None) -> str:
+    """How a corpus was made, from its manifest: the page's first section."""
+    title = f"How {_e(name)} was made" if name else "How this corpus was made"
+    ident = f' id="provenance{"-b" if name and name.startswith("B:") else ""}"'
+    m = s.manifest
+    if m is None:
+        return (f'<section class="provenance"{ident}><h2>{title}</h2><p class="note">No '
+                "<code>manifest.json</code>: how these records were made is not known.</p></section>")
+    try:
+        command, exact = command_line(m, "DIR")
+    except (KeyError, TypeError, ValueError, AttributeError, SignatureError):     # a manifest of unknown origin
+        command, exact = None, False
+    how = ("makes these records again in <code>DIR</code>, byte for byte, with any number of workers."
+           if exact else "is the nearest command; <code>manifest.json</code> holds options no flag sets.")
+    counts = m["counts"]
+    failures = sum(counts["failures"].values())
+    facts = [("seed", _e(m.get("seed")) if m["command"] == "sample" else "none: an enumeration"),
+             ("weights", _weights(m)),
+             ("grammar", f"{_grammar(m)}, sha256 <code>{_e(m['grammar_sha256'])}</code>"),
+             ("versions", _versions(m)),
+             ("records", f"{counts['records']:,}; duplicates skipped: {counts['duplicates_skipped']:,}; "
+                         f"programs that failed: {failures:,}" + ("" if m["complete"] else
+                                                                  "; the run is not complete"))]
+    out = [f'<section class="provenance"{ident}><h2>{title}</h2>']
+    if command is not None:
+        out.append(f'<pre class="command">{_e(command)}</pre><p class="note">{how}</p>')
+    out.append(_table(None, [[f"<td>{k}</td>", f"<td>{v}</td>"] for k, v in facts], "facts"))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _text_rows(text: str) -> list[tuple[str, str]]:
+    """(label, value) of each indented line of a block `jaxsynth coverage`
+    prints (`  label   value`): the page shows its words as they are."""
+    rows = []
+    for line in text.split("\n"):
+        if line.startswith("  "):
+            label, _, value = line.strip().partition("  ")
+            rows.append((label, value.strip()))
+    return rows
+
+
+def _quality(reports: list[dict], names: list[str]) -> str:
+    """The quality numbers and the alternatives never used, as `jaxsynth coverage` prints them."""
+    columns = [_text_rows(format_quality(r["quality"])) for r in reports]
+    rows = [[f"<td>{html.escape(label)}</td>"] + [f'<td class="text">{_e(c[k][1])}</td>' for c in columns]
+            for k, (label, _) in enumerate(columns[0])]
+    out = [_table([""] + [_e(n) for n in names] if len(names) > 1 else None, rows, "summary quality")]
+    for r, n in zip(reports, names):
+        unused = r["alternatives_never_used"]
+        listed = ", ".join(f"<code>{_e(a)}</code>" for a in unused) or "none"
+        whose = f" ({_e(n)})" if len(names) > 1 else ""
+        out.append(f'<p class="unused"><b>Alternatives never used</b>{whose} ({len(unused)}): {listed}.</p>')
+    return "\n".join(out)
+
+
+def _bookkeeping(matrix: dict, family: dict) -> str:
+    """The ops outside the heatmap (func.*, sdy.*: outside the universe) and the alternatives that made them."""
+    totals = _totals(matrix)
+    ops = sorted((op for op in totals if op not in family), key=lambda o: (-totals[o], o))
+    if not ops:
+        return ""
+    rows = []
+    for op in ops:
+        count = {a: row["ops"][op]["count"] for a, row in matrix.items() if op in row["ops"]}
+        makers = sorted(count, key=lambda a: (-count[a], a))
+        made = ", ".join(f"<code>{_e(a)}</code> {count[a]:,}" for a in makers[:MAX_MAKERS])
+        more = f", and {len(makers) - MAX_MAKERS} more" if len(makers) > MAX_MAKERS else ""
+        rows.append([f'<td class="op">{_e(op)}</td>', f"<td>{totals[op]:,}</td>",
+                     f'<td class="text">{made}{more}</td>'])
+    return ('<p class="note">Bookkeeping ops, outside the stablehlo/chlo universe and so outside the heatmap, and the '
+            "alternatives that made the most of each:</p>\n"
+            + _table(["op", "occurrences", "made by (occurrences)"], rows, "bookkeeping",
+                     [f' class="bookkeeping" data-op="{_e(op)}"' for op in ops]))
 
 
 def _op_table(reports: list[dict], names: list[str]) -> str:
@@ -623,9 +990,11 @@ def _comparison(c: dict, names: list[str]) -> str:
     return "\n".join(out)
 
 
-def _example(op: str, ex: Example, source: str | None, located: dict) -> str:
-    """An op's example, as <details> a reader may close; `located` holds the op
-    lines of each example record already parsed (a record is often the example of several ops)."""
+def _example(op: str, ex: Example, alt: str | None, source: str | None, located: dict) -> str:
+    """An op's example, as <details> a reader opens from its one-line summary;
+    `alt`, the alternative the op comes from in it, if the record says;
+    `located` holds the op lines of each example record already parsed (a
+    record is often the example of several ops)."""
     py = ex.python.rstrip("\n").split("\n")
     start = next((i for i, line in enumerate(py) if line.startswith("def ")), 0)
     py = py[start:]         # the imports every program begins with say nothing of this one
@@ -645,9 +1014,11 @@ def _example(op: str, ex: Example, source: str | None, located: dict) -> str:
             shown += f"\n… {len(lines) - MAX_OP_LINES} more lines of this op"
         hlo = f"<pre>{shown or '(no line of its own)'}</pre>"
     origin = f" from {_e(source)}" if source else ""
-    return (f'<details class="example" open id="ex-{_anchor(op)}" data-op="{_e(op)}">'
-            f'<summary><span class="mono">{_e(op)}</span><span class="meta">{_e(ex.id)}{origin} · size {ex.size}'
-            f"</span></summary>\n"
+    made = f" · {_e(alt)}" if alt is not None else ""
+    by = f' data-alternative="{_e(alt)}"' if alt is not None else ""
+    return (f'<details class="example" id="ex-{_anchor(op)}" data-op="{_e(op)}" data-id="{_e(ex.id)}"{by}>'
+            f'<summary title="{_e(op)}"><span class="mono">{_e(op.split(".", 1)[-1])}</span>'
+            f'<span class="meta">{_e(ex.id)}{origin} · size {ex.size}{made}</span></summary>\n'
             f'<div class="cols"><div><div class="label">Python{" (imports left out)" if start else ""}</div>'
             f'<pre class="python">{_e(python)}</pre></div>'
             f'<div><div class="label">StableHLO lines of <code>{_e(op)}</code> '
@@ -662,11 +1033,82 @@ def _anchor(op: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", op)
 
 
+@dataclass
+class Attributed:
+    """What one corpus's attribution gives the page: the alternative -> op
+    matrix, each op's typical alternative, and each covered op's Family."""
+    matrix: dict
+    typical: dict
+    family: dict
+
+
+def attributed(s: Scan, report: dict) -> Attributed:
+    matrix = alt_matrix(report)
+    u = universe()
+    t = typical(matrix, {op for row in matrix.values() for op in row["ops"]} & u)
+    covered = {o["op"] for o in report["ops"]} | set(_totals(matrix))
+    return Attributed(matrix, t, families(covered, t, sections(s.coverage.quality.grammar)))
+
+
+def _alternatives(scans: list[Scan], reports: list[dict], names: list[str], groups: list[Attributed],
+                  figure) -> list[str]:
+    body = ['<h2 id="alternatives">Alternatives → ops</h2>']
+    for k, (s, r, n, g) in enumerate(zip(scans, reports, names, groups)):
+        counted = r["attributed"]
+        if not counted:
+            body.append(f'<p class="note">{_e(n)}: its records carry no <code>attribution</code> (made before '
+                        f"records had it): no alternative → op matrix.</p>")
+            continue
+        if counted < s.programs:
+            body.append(f'<p class="note">{_e(n)}: {s.programs - counted} of {s.programs} records carry no '
+                        f"<code>attribution</code>; the matrix counts the others.</p>")
+        two = len(scans) > 1
+        if any(op in g.family for op in _totals(g.matrix)):
+            body.append(figure("plot-heatmap" if k == 0 else "plot-heatmap-b", plot_heatmap(g.matrix, g.family),
+                               f"alternative to op heatmap{' of ' + n if two else ''}",
+                               (f"{_e(n)}: " if two else "") + "Which stablehlo/chlo ops each grammar alternative "
+                               "produced: the share of the alternative's uses that produced the op (log colour "
+                               "scale; blank: never). Ops are grouped by dialect, then by the section of the "
+                               "grammar that holds their typical alternative (of those whose own op it is, the one "
+                               "with the most uses that made it); ops by count within a group. Each alternative's row "
+                               "sits by its own op, the one most of its uses produce, so the matrix reads along "
+                               f"its diagonal. <code>{PROGRAM}</code> holds the ops no operation of a program made "
+                               "(constants JAX hoists); its uses are the programs."))
+        body.append(_bookkeeping(g.matrix, g.family))
+    return body
+
+
+def _examples(scans: list[Scan], reports: list[dict], names: list[str], groups: list[Attributed]) -> list[str]:
+    """Each covered op's representative program, collapsed to one line, in the heatmap's families."""
+    body = ['<h2 id="examples">Example programs</h2>',
+            '<p class="note">For each covered op, in the families of the heatmap, a representative program: the '
+            "smallest (fewest operations, then shortest text) in which the op comes from its typical alternative, "
+            "named last on its line; the smallest containing the op where the records carry no "
+            "<code>attribution</code>. Open a line for its Python and the lines of its StableHLO that hold the "
+            "op. For an op written in the compact form of another op’s region (<code>applies "
+            "stablehlo.add</code>), the line is that op’s.</p>"]
+    located: dict = {}
+    shown: dict[Family, list[str]] = {}
+    for op in sorted({o["op"] for r in reports for o in r["ops"]}):
+        k = 0 if op in scans[0].examples else 1
+        s, g = scans[k], groups[k]
+        alt = g.typical.get(op)
+        example = s.made.get((op, alt))
+        shown.setdefault(g.family[op], []).append(
+            _example(op, example or s.examples[op], alt if example else None, names[k] if len(scans) > 1 else None,
+                     located))
+    for fam in sorted(shown):
+        body.append(f'<div class="family">{fam.label}</div>\n<div class="examples">\n'
+                    + "\n".join(shown[fam]) + "\n</div>")
+    return body
+
+
 def render(a: Scan, b: Scan | None = None) -> str:
     """The page, as text."""
     scans = [s for s in (a, b) if s is not None]
     names = _names(a, b)
     reports = [s.report() for s in scans]
+    groups = [attributed(s, r) for s, r in zip(scans, reports)]
     numbered = 0
 
     def figure(svg_id: str, drawn: Figure, title: str, caption: str) -> str:
@@ -679,11 +1121,17 @@ def render(a: Scan, b: Scan | None = None) -> str:
     sizes = ", ".join(f"{'AB'[k] + ': ' if b else ''}{r['programs']:,} programs" for k, r in enumerate(reports))
     body = [f"<h1>StableHLO coverage of {' vs '.join(_e(n) for n in names)}</h1>",
             f'<p class="subtitle">jaxsynth corpus report · {sizes}'
-            f" · universe: {u} stablehlo/chlo ops registered by the installed jaxlib</p>",
-            '<nav><a href="#summary">Summary</a>' + ('<a href="#comparison">Comparison</a>' if b else "")
-            + '<a href="#ops">Ops</a><a href="#growth">Growth</a><a href="#shape">Program shape</a>'
-            '<a href="#alternatives">Alternatives</a><a href="#examples">Examples</a></nav>',
-            '<h2 id="summary">Summary</h2>', _summary(scans, reports, names)]
+            f" · universe: {u} stablehlo/chlo ops registered by the installed jaxlib</p>"]
+    body += [_provenance(s, n if b else None) for s, n in zip(scans, names)]
+    body += ['<nav><a href="#summary">Summary</a><a href="#quality">Quality</a>'
+             + ('<a href="#comparison">Comparison</a>' if b else "")
+             + '<a href="#ops">Ops</a><a href="#growth">Growth</a><a href="#shape">Program shape</a>'
+             '<a href="#alternatives">Alternatives</a><a href="#examples">Examples</a></nav>',
+             '<h2 id="summary">Summary and quality</h2>',
+             f'<div class="side"><div>{_summary(scans, reports, names)}</div>\n<div id="quality"><h3>Quality</h3>'
+             '<p class="note">Read from the records alone, the Python parsed and never run, as <code>jaxsynth '
+             "coverage</code> prints it; alternatives never used are those of the corpus's weights no record "
+             f"holds.</p>\n{_quality(reports, names)}</div></div>"]
     if b is not None:
         c = compare(reports[0], reports[1])
         body += ['<h2 id="comparison">Comparison</h2>',
@@ -714,32 +1162,8 @@ def render(a: Scan, b: Scan | None = None) -> str:
              figure("plot-shape", plot_histograms(scans, names), "size, depth and input histograms",
                     "Share of programs by size (operations, those inside sub-programs included), by depth (most "
                     "operations on one path of the dataflow graph), and by number of inputs.")]
-    body.append('<h2 id="alternatives">Alternatives → ops</h2>')
-    for s, r, n in zip(scans, reports, names):
-        attributed = r["attributed"]
-        if not attributed:
-            body.append(f'<p class="note">{_e(n)}: its records carry no <code>attribution</code> (made before '
-                        f"records had it): no alternative → op matrix.</p>")
-            continue
-        if attributed < s.programs:
-            body.append(f'<p class="note">{_e(n)}: {s.programs - attributed} of {s.programs} records carry no '
-                        f"<code>attribution</code>; the matrix counts the others.</p>")
-        ident = "plot-heatmap" if s is a else "plot-heatmap-b"
-        body.append(figure(ident, plot_heatmap(alt_matrix(r)),
-                           f"alternative to op heatmap{' of ' + n if b else ''}",
-                           (f"{_e(n)}: " if b else "") + "Which StableHLO ops each grammar alternative produced: "
-                           "the share of the alternative's uses that produced the op (log colour scale; blank: "
-                           f"never). <code>{PROGRAM}</code> holds the ops no operation of a program made "
-                           "(func.func, func.return, constants JAX hoists); its uses are the programs."))
-    body += ['<h2 id="examples">Example programs</h2>',
-             '<p class="note">For each covered op, in alphabetical order, the smallest program containing it '
-             "(fewest operations, then shortest text): its Python and the lines of its StableHLO that hold the "
-             "op. For an op written in the compact form of another op’s region (<code>applies "
-             "stablehlo.add</code>), the line is that op’s.</p>"]
-    located: dict = {}
-    for op in sorted({o["op"] for r in reports for o in r["ops"]}):
-        s = a if op in a.examples else b
-        body.append(_example(op, s.examples[op], names[scans.index(s)] if b else None, located))
+    body += _alternatives(scans, reports, names, groups, figure)
+    body += _examples(scans, reports, names, groups)
     body.append('<footer>Written by <code>jaxsynth report</code>. Op names, programs and StableHLO come from the '
                 "corpus and are shown as text.</footer>")
     title = f"jaxsynth report: {' vs '.join(_e(n) for n in names)}"

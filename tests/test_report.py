@@ -4,13 +4,17 @@ The page is rendered in a real headless Chromium (Debian's /usr/bin/chromium)
 with networking features off: the screenshot must be a real, non-blank PNG of
 the window's size, and the DOM Chromium builds must hold the plots (inline
 <svg> elements with their ids) and the tables, and show a corpus's markup as
-text. In CI, a missing Chromium fails these tests; elsewhere they are skipped
-with the reason. The rest: the same bytes from another process, nothing the
-page would load, the example chosen for each op and the lines shown of it,
-corpora without attribution, and bad input.
+text. For a corpus of realistic size the page, as Chromium lays it out, says
+at its top how the corpus was made and is shorter than 8,000 px. In CI, a
+missing Chromium fails these tests; elsewhere they are skipped with the
+reason. The rest: the same bytes from another process, nothing the page would
+load, the heatmap's families and whole labels, the example chosen for each op
+and the lines shown of it, the quality section, corpora without attribution,
+and bad input.
 """
 import json
 import os
+import types
 import re
 import struct
 import subprocess
@@ -27,9 +31,12 @@ from hypothesis import strategies as st
 
 from jaxsynth.corpus import report
 from jaxsynth.corpus.cli import main
+from jaxsynth.corpus.dataset import command_line
+from jaxsynth.corpus.quality import format_quality
 from jaxsynth.corpus.records import PROGRAM
-from jaxsynth.corpus.schema import read_records
+from jaxsynth.corpus.schema import read_manifest, read_records, visible
 from jaxsynth.lowering import universe
+from jaxsynth.synth.grammar import load_grammar
 from test_errors import fails
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,6 +45,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 WIDTH, HEIGHT = 1280, 4000
 PLOTS = ("plot-ops", "plot-growth", "plot-shape", "plot-heatmap")
 HOSTILE = "</pre><script>alert(1)</script>"
+LIMIT = 8000            # px: the page of a corpus of 2,000 programs is shorter
+# programs of the corpus whose page is measured: its page holds what the page of 2,000 does (97 of their 100
+# ops, 157 of their 170 alternatives; 7,058 px against 7,164), sampled in an eighth of the time
+REALISTIC = 250
+PROVENANCE = (0xEE, 0xF4, 0xFA)        # the background of the page's "how it was made" box
 
 
 def _sample(out, *options):
@@ -64,6 +76,16 @@ def compared(corpora, tmp_path_factory):
     out = tmp_path_factory.mktemp("page") / "compare.html"
     assert main(["report", str(corpora[0]), "--compare", str(corpora[1]), "--html", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def realistic(tmp_path_factory):
+    """A corpus of realistic size and its page: (corpus, page)."""
+    d = tmp_path_factory.mktemp("realistic")
+    corpus, out = d / "c", d / "report.html"
+    assert main(["sample", "-n", str(REALISTIC), "--seed", "0", "--workers", "1", "--out", str(corpus)]) == 0
+    assert main(["report", str(corpus), "--html", str(out)]) == 0
+    return corpus, out
 
 
 def _write(d: Path, records) -> Path:
@@ -171,13 +193,39 @@ def test_dom_in_chromium_holds_the_plots_and_tables(page, tmp_path):
     _check_dom(page, tmp_path)
 
 
+def test_page_of_a_realistic_corpus_says_how_it_was_made_at_its_top_and_is_short(realistic, tmp_path):
+    corpus, out = realistic
+    _check_layout(out, tmp_path)
+    dom = _check_dom(out, tmp_path)
+    command = next(text for cls, text in dom.pre if cls == "command")
+    assert command == visible(command_line(read_manifest(corpus), "DIR")[0])
+
+
 @pytest.mark.slow
 def test_the_report_of_2000_programs_renders_in_chromium(tmp_path):
     corpus, out = tmp_path / "c", tmp_path / "report.html"
     assert main(["sample", "-n", "2000", "--seed", "0", "--workers", "2", "--out", str(corpus)]) == 0
     assert main(["report", str(corpus), "--html", str(out)]) == 0
     _check_screenshot(out, tmp_path)
+    _check_layout(out, tmp_path)
     _check_dom(out, tmp_path)
+
+
+def _pixels(shot: Path) -> np.ndarray:
+    return (matplotlib.image.imread(shot)[:, :, :3] * 255).round().astype(np.uint8)
+
+
+def _check_layout(page, tmp_path):
+    """In a window taller than LIMIT: the page ends (its last row not the
+    white background) above LIMIT, and the box saying how the corpus was
+    made is at its top."""
+    shot = tmp_path / "tall.png"
+    _browse(page, tmp_path, f"--screenshot={shot}", f"--window-size={WIDTH},{LIMIT + 1000}", "--hide-scrollbars")
+    pixels = _pixels(shot)
+    drawn = np.flatnonzero((pixels != 255).any(axis=(1, 2)))
+    assert drawn.max() + 1 < LIMIT, f"the page is {drawn.max() + 1} px tall"
+    box = np.flatnonzero(np.all(pixels == PROVENANCE, axis=2).any(axis=1))
+    assert box.size and box.min() < 200 and box.max() < 700, "how the corpus was made is not at the top"
 
 
 def _check_screenshot(page, tmp_path):
@@ -185,7 +233,7 @@ def _check_screenshot(page, tmp_path):
     _browse(page, tmp_path, f"--screenshot={shot}", f"--window-size={WIDTH},{HEIGHT}")
     data = shot.read_bytes()
     assert _png_size(data) == (WIDTH, HEIGHT)
-    pixels = (matplotlib.image.imread(shot)[:, :, :3] * 255).round().astype(np.uint8)
+    pixels = _pixels(shot)
     assert pixels.shape == (HEIGHT, WIDTH, 3)
     colours = np.unique(pixels.reshape(-1, 3).astype(np.int32) @ np.array([1 << 16, 1 << 8, 1]))
     assert len(colours) > 200, f"only {len(colours)} colours: a blank or unstyled page"
@@ -204,7 +252,14 @@ def _check_dom(page, tmp_path):
     assert sorted(r["data-op"] for r in rows) == sorted(universe())
     examples = dom.classed("details", "example")
     assert examples and len(examples) == len({r["data-op"] for r in examples})
+    assert not any("open" in e for e in examples), "an example is not collapsed"
     assert len(dom.find("pre", **{"class": "python"})) == len(examples)
+    assert len(dom.find("summary")) >= len(examples)
+    # how the corpus was made comes first: after the title, before any other section
+    tags = [(t, a) for t, a in dom.elements if t in ("h1", "h2", "section", "nav", "figure", "table")]
+    assert tags[0][0] == "h1" and tags[1] == ("section", {"class": "provenance", "id": "provenance"})
+    assert len(dom.find("table", **{"class": "summary quality"})) == 1
+    return dom
 
 
 def test_compared_page_in_chromium(compared, corpora, tmp_path):
@@ -273,17 +328,125 @@ def test_op_lines_of_a_text_mlir_cannot_parse():
     assert report.op_lines("module { this is not MLIR") is None
 
 
-def test_example_is_the_smallest_program(corpora, page):
-    """Fewest operations, then the shortest Python, then the first read."""
-    shown = dict(re.findall(r'<details class="example" open id="ex-[^"]*" data-op="([^"]+)">'
-                            r'<summary><span class="mono">[^<]*</span><span class="meta">([^ <]+)', page.read_text()))
+def _shown(page: Path) -> dict[str, dict]:
+    """op -> the attributes of its example's <details>."""
+    return {e["data-op"]: e for e in Elements(page.read_text()).classed("details", "example")}
+
+
+def _smallest(records, made) -> str:
+    """The id of the smallest record for which `made(record)`: fewest operations, then the shortest Python,
+    then the first read."""
+    return min((r for r in records if made(r)), key=lambda r: (r["size"], len(r["python"])))["id"]
+
+
+def test_example_is_the_smallest_where_the_op_comes_from_the_alternative_shown(corpora, page):
     records = list(read_records(corpora[0]))
-    covered = {o["op"] for r in records for o in r["ops"]} & universe()
-    assert set(shown) == covered
-    for op in covered:
-        best = min((r for r in records if any(o["op"] == op for o in r["ops"])),
-                   key=lambda r: (r["size"], len(r["python"])))
-        assert shown[op] == best["id"], op
+    shown = _shown(page)
+    assert set(shown) == {o["op"] for r in records for o in r["ops"]} & universe()
+    for op, e in shown.items():
+        alt = e["data-alternative"]
+        assert e["data-id"] == _smallest(records, lambda r: any(
+            a["op"] == op and a["alternative"] == alt for a in r["attribution"])), op
+
+
+def _record(n: int, stablehlo: str, alternatives: list[str], made: list[tuple[str, str, int]]) -> dict:
+    """A record of `size` n whose alternatives made these (alternative, op, count)."""
+    ops: dict = {}
+    for _, op, count in made:
+        ops[op] = ops.get(op, 0) + count
+    return {"id": f"r{n}", "python": f"def f(x):\n    return x  # {n}\n", "inputs": ["f32[2]"], "outputs": ["f32[2]"],
+            "stablehlo": stablehlo, "ops": [{"op": op, "count": c} for op, c in ops.items()],
+            "attribution": [{"alternative": a, "op": op, "count": c} for a, op, c in made],
+            "alternatives": alternatives, "size": n, "depth": 1, "hash": f"{n:032x}"}
+
+
+def test_example_comes_from_the_alternative_that_typically_makes_the_op(corpora, tmp_path):
+    """`big` (a special function, say) makes the most loops, in the smallest
+    program; but the op its uses make most is multiply, while every use of
+    `loop` makes a loop: the loop's example is `loop`'s smallest, not the
+    smallest program holding a loop."""
+    text = next(read_records(corpora[0]))["stablehlo"]
+    while_, mul = "stablehlo.while", "stablehlo.multiply"
+    d = _write(tmp_path / "typical", [
+        _record(1, text, ["big"] * 3, [("big", mul, 3), ("big", while_, 3)]),
+        _record(2, text, ["loop"], [("loop", while_, 1)]),
+        _record(3, text, ["loop", "mul"], [("loop", while_, 1), ("mul", mul, 1)]),
+    ])
+    out = tmp_path / "typical.html"
+    assert main(["report", str(d), "--html", str(out)]) == 0
+    shown = _shown(out)
+    assert (shown[while_]["data-id"], shown[while_]["data-alternative"]) == ("r2", "loop")
+    assert (shown[mul]["data-id"], shown[mul]["data-alternative"]) == ("r1", "big")
+
+
+def test_heatmap_groups_ops_by_family_and_leaves_bookkeeping_out(realistic):
+    corpus, page = realistic
+    s = report.scan(corpus, lambda m: load_grammar())
+    g = report.attributed(s, s.report())
+    alts, ops, rows = report.heat(g.matrix, g.family)
+    made = {a["op"] for r in read_records(corpus) for a in r["attribution"]}
+    assert set(ops) == made & universe() and made - universe(), "func.* and sdy.* are not left out"
+    families = [g.family[op] for op in ops]
+    assert families == sorted(families), "the ops of a family are not together"
+    assert g.family["stablehlo.while"].section == "control flow"      # while_loop's section, though igamma loops too
+    assert g.typical["stablehlo.while"] in {"while_loop", "fori_loop", "fori_pair"}
+    bookkeeping = {r["data-op"] for r in Elements(page.read_text()).classed("tr", "bookkeeping")}
+    assert bookkeeping == made - universe()
+
+
+def test_sections_are_the_comments_heading_the_alternatives():
+    text = "\n".join([
+        "// the header of the file",
+        "start: x",
+        "?infix: term \"+\" term -> add  //@ binary(numeric)",
+        "      | term \"-\" term -> sub  //@ binary(numeric)",
+        "?term: NAME",
+        "     // linear algebra (on cpu: LAPACK)",
+        "     | \"inv\" -> inv  //@ square_matrix",
+        "     // collectives: over a mesh",
+        "     // (a second line)",
+        "     | \"psum\" -> psum  //@ collective(numeric)",
+        "     | \"pmax\" -> pmax  //@ collective(numeric)",
+    ])
+    alts = [types.SimpleNamespace(name=n, line=k, origin=o)
+            for n, k, o in (("add", 3, "infix"), ("sub", 4, "infix"), ("inv", 7, "term"), ("psum", 10, "term"),
+                            ("pmax", 11, "term"))]
+    assert report.sections(types.SimpleNamespace(text=text, alts=alts)) == {
+        "add": "infix", "sub": "infix", "inv": "linear algebra", "psum": "collectives", "pmax": "collectives"}
+
+
+def test_heatmap_labels_are_whole_and_apart(realistic):
+    """Every name the heatmap draws lies inside the figure, and no two family names overlap."""
+    corpus, _ = realistic
+    s = report.scan(corpus, lambda m: load_grammar())
+    g = report.attributed(s, s.report())
+    fig = report.plot_heatmap(g.matrix, g.family)
+    renderer = report.FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    box = fig.bbox
+    drawn = [ax.get_tightbbox(renderer) for ax in fig.axes]        # each axes with the tick labels it draws
+    drawn += [t.get_window_extent(renderer) for t in fig.texts]
+    for e in drawn:
+        assert box.x0 - 0.5 <= e.x0 and e.x1 <= box.x1 + 0.5 and box.y0 - 0.5 <= e.y0 and e.y1 <= box.y1 + 0.5, e
+    bands = [t.get_window_extent(renderer) for t in fig.texts]      # the family names
+    assert all(not a.overlaps(b) for k, a in enumerate(bands) for b in bands[k + 1:])
+    labels = {t.get_text() for t in fig.axes[0].get_xticklabels()}
+    assert labels == {op.split(".", 1)[1] for op in report.heat(g.matrix, g.family)[1]}
+
+
+def test_quality_and_unused_alternatives_are_those_coverage_prints(corpora, page, capsys):
+    assert main(["coverage", str(corpora[0]), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    dom = Elements(page.read_text())
+    text = page.read_text()
+    table = text[text.index('<table class="summary quality">'):]
+    table = table[:table.index("</table>")]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", table)
+    lines = [line.strip() for line in format_quality(printed["quality"]).split("\n")[1:]]
+    assert [" ".join(cells[k:k + 2]) for k in range(0, len(cells), 2)] == [re.sub(r"  +", " ", x) for x in lines]
+    unused = text[text.index('<p class="unused">'):]
+    assert re.findall(r"<code>([^<]*)</code>", unused[:unused.index("</p>")]) == printed["alternatives_never_used"]
+    assert dom.find("section", **{"class": "provenance", "id": "provenance"})
 
 
 def test_corpus_without_attribution_says_so(corpora, tmp_path, capsys):
@@ -296,6 +459,9 @@ def test_corpus_without_attribution_says_so(corpora, tmp_path, capsys):
     text = out.read_text()
     assert "carry no <code>attribution</code>" in text and 'id="plot-heatmap"' not in text
     assert 'id="plot-ops"' in text and 'id="plot-growth"' in text
+    for op, e in _shown(out).items():      # without attribution: the smallest program containing the op
+        assert "data-alternative" not in e
+        assert e["data-id"] == _smallest(records, lambda r: any(o["op"] == op for o in r["ops"])), op
 
 
 def test_missing_matplotlib_is_one_line(corpora, tmp_path, capsys, monkeypatch):
@@ -304,7 +470,8 @@ def test_missing_matplotlib_is_one_line(corpora, tmp_path, capsys, monkeypatch):
     monkeypatch.delitem(sys.modules, "jaxsynth.corpus.report")
     monkeypatch.delattr(jaxsynth.corpus, "report")
     msg = fails(capsys, ["report", corpora[0], "--html", tmp_path / "x.html"])
-    assert 'pip install "jaxsynth[report]"' in msg
+    from jaxsynth.corpus.records import install_hint
+    assert msg == f"jaxsynth: error: report: matplotlib is not installed: {install_hint('report')}", msg
     assert not (tmp_path / "x.html").exists()
 
 
@@ -338,11 +505,13 @@ def test_every_covered_op_has_a_visible_bar(rarest):
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=24), min_size=1, max_size=3, unique=True))
 def test_any_name_draws_as_text(names):
-    """Alternative and op names from a corpus, whatever they hold (`$` starts
-    mathtext, `<` and `&` are markup), draw into well-formed SVG."""
+    """Alternative, op and family names from a corpus and its grammar,
+    whatever they hold (`$` starts mathtext, `<` and `&` are markup), draw
+    into well-formed SVG."""
     matrix = {n: {"uses": 2, "ops": {f"stablehlo.{n}": {"count": 1, "uses": 1, "share": 0.5}}} for n in names}
     matrix[PROGRAM] = {"uses": 1, "ops": {"func.func": {"count": 1, "uses": 1, "share": 1.0}}}
-    svg = report._svg(report.plot_heatmap(matrix), "plot-x", "<title & such>")
+    family = {f"stablehlo.{n}": report.Family((0, k), n, n) for k, n in enumerate(names)}
+    svg = report._svg(report.plot_heatmap(matrix, family), "plot-x", "<title & such>")
     root = ET.fromstring(svg)
     assert root.get("id") == "plot-x"
     assert "<script" not in svg
