@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -27,14 +28,15 @@ from .tune import SOLVERS
 from .coverage import (ALT_FIELDS, COMPARE_FIELDS, MEASURES, OP_FIELDS, alt_matrix, alt_rows, collect, compare,
                        format_alt_matrix, format_compare, format_report, op_rows, to_csv)
 from .quality import Quality
-from .pipeline import Recipe, Run, build, executor
+from .pipeline import ABANDONED, Recipe, Run, build, executor
 from .bench import ENUMERATE, SHARD
 from .compose import default_cache_root
-from .records import CorpusError, Mismatch
-from .schema import corpus_files, is_regular, iter_records, read_manifest, visible
+from .records import CorpusError, Mismatch, install_hint
+from .schema import DamagedShard, checked_records, corpus_files, is_regular, read_manifest, visible
 
 DEFAULT_OUT = Path("corpus") / "out"
 SHARD_SIZE = 250        # programs per shard, at most, unless --shard-size says otherwise
+TIME_LIMIT = 120.0      # seconds counting one size may be estimated to take, by default
 
 
 class UsageError(Exception):
@@ -66,6 +68,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def _natural(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0")
@@ -79,12 +91,12 @@ def _shard(text: str) -> tuple[int, int]:
     return int(i), int(n)
 
 
-def _lowering_options(s):
+def _lowering_options(s, sampled: bool = True):
     s.add_argument("--platform", choices=PLATFORMS, default="cpu",
                    help="lower for this platform, without its hardware (default cpu)")
     s.add_argument("--symbolic", action="store_true",
-                   help="lower through jax.export with symbolic dimensions (the dynamic_* ops); "
-                        "programs are sampled from operations JAX can batch")
+                   help="lower through jax.export with symbolic dimensions (the dynamic_* ops)"
+                        + ("; programs are made of operations JAX can batch" if sampled else ""))
 
 
 def _fraction(text: str) -> float:
@@ -120,9 +132,23 @@ def _weights_options(s):
     s.add_argument("--weight", action="append", default=[], metavar="ALT=W", help="override a weight")
 
 
+def _version() -> str:
+    """jaxsynth's version and the JAX it lowers with, without importing JAX."""
+    from importlib import metadata
+
+    def of(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+    return f"jaxsynth {of('jaxsynth')} (jax {of('jax')}, jaxlib {of('jaxlib')})"
+
+
 def build_parser() -> Parser:
-    p = Parser(prog="jaxsynth", description="Grammar-driven JAX program synthesis, lowered to StableHLO.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    p = Parser(prog="jaxsynth", description="Grammar-driven JAX program synthesis, lowered to StableHLO.",
+               epilog="jaxsynth COMMAND --help says more of each; start with: jaxsynth sample -n 2000")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
     def generation(s):
         _weights_options(s)
@@ -132,21 +158,27 @@ def build_parser() -> Parser:
         s.add_argument("--dims", type=_dims, help="dimension pool (default: the profile's; tiny: 1,2,3,4,8)")
         s.add_argument("--style", choices=STYLES, default="statements", help="how programs are printed")
         s.add_argument("--out", type=Path, help="corpus directory to write")
+        s.add_argument("--time-limit", type=_seconds, default=TIME_LIMIT, metavar="SECONDS",
+                       help="enumerate, sample --uniform: stop before counting a size estimated to take longer "
+                            f"(default {TIME_LIMIT:g}; 0: no limit)")
         s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                        help="processes that make shards, this one included (default: one per core, at most one "
                             "per shard); the corpus is the same for any number")
         s.add_argument("--shard-size", type=_positive,
                        help=f"programs per shard (default: {SHARD_SIZE}, fewer for few or big programs)")
         s.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
-        s.add_argument("--backend", choices=("local", "ray"), default="local")
+        s.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: processes on this machine (default); ray: tasks on a Ray cluster "
+                            "(the ray extra), the same corpus")
         s.add_argument("--address", help="Ray cluster address (auto, HOST:PORT; default: start a local Ray)")
         _lowering_options(s)
         _strategy_options(s)
 
     s = sub.add_parser("sample", help="write a corpus of random programs")
     s.add_argument("-n", type=_positive, default=2000, help="number of records (default 2000)")
-    s.add_argument("--seed", type=_natural, default=0)
-    s.add_argument("--max-ops", type=_positive, default=Config().max_ops, help="largest program (top-level ops)")
+    s.add_argument("--seed", type=_natural, default=0, help="fixes every program, whatever the workers (default 0)")
+    s.add_argument("--max-ops", type=_positive, default=Config().max_ops,
+                   help=f"largest program, in top-level operations (default {Config().max_ops})")
     s.add_argument("--uniform", action="store_true",
                    help="every program of size 1..--max-ops with the --inputs signature equally likely (as "
                         "enumerate counts them: each draw is a uniform index into that enumeration); -n beyond "
@@ -158,7 +190,8 @@ def build_parser() -> Parser:
     generation(s)
 
     s = sub.add_parser("enumerate", help="count, index or list every program up to a size")
-    s.add_argument("--max-ops", type=_positive, required=True)
+    s.add_argument("--max-ops", type=_positive, required=True,
+                   help="the largest programs, in top-level operations: sizes 1..MAX_OPS")
     s.add_argument("--count", action="store_true", help="print the number of programs of each size")
     s.add_argument("--index", type=_natural, help="print the program with this index")
     s.add_argument("--shard", type=_shard, help="I/N: only the I-th of N equal parts of the index space")
@@ -166,28 +199,30 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("bench", help="lowering strategies against a naive loop, on the same programs")
     s.add_argument("-n", type=_positive, default=1000, help="sampled programs (default 1000)")
-    s.add_argument("--seed", type=_natural, default=0)
+    s.add_argument("--seed", type=_natural, default=0, help="of the sampled programs (default 0)")
     s.add_argument("--shard", type=_shard, default=SHARD, metavar="I/N",
                    help="the part of the enumerate workload (--max-ops {max_ops} --inputs \"{inputs}\" --dims 2) "
                         "to run (default {0}/{1})".format(*SHARD, **ENUMERATE))
     s.add_argument("--cold", action="store_true",
                    help="compose only from an empty fragment cache, as a first run (default: that, then warm "
                         "from the cache it filled)")
-    s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
-    s.add_argument("--shard-size", type=_positive, default=SHARD_SIZE)
-    s.add_argument("--grammar", type=Path)
+    s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                   help="processes of the pipeline runs, this one included (default: one per core)")
+    s.add_argument("--shard-size", type=_positive, default=SHARD_SIZE,
+                   help=f"programs per shard of the pipeline runs (default {SHARD_SIZE})")
+    s.add_argument("--grammar", type=Path, help="grammar file (default: the packaged grammar/jax.lark)")
     s.add_argument("--json", action="store_true",
                    help="print only the measurements, as JSON, on stdout (the report goes to stderr)")
 
     s = sub.add_parser("export", help="write a corpus as Parquet train/validation/test splits with a dataset card")
-    s.add_argument("dir", type=Path)
+    s.add_argument("dir", type=Path, help="a corpus: its directory, or one records-*.jsonl file")
     s.add_argument("--parquet", type=Path, required=True, metavar="OUT",
                    help="directory to write (new, empty, or a previous export)")
     s.add_argument("--splits", default="0.8,0.1,0.1", metavar="TRAIN,VALIDATION,TEST",
                    help="fractions of the records, by structural hash (default 0.8,0.1,0.1)")
 
     s = sub.add_parser("coverage", help="op coverage, program quality and diversity of a corpus")
-    s.add_argument("dir", type=Path)
+    s.add_argument("dir", type=Path, help="a corpus: its directory, or one records-*.jsonl file")
     form = s.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print plain data as JSON")
     form.add_argument("--csv", action="store_true",
@@ -202,20 +237,23 @@ def build_parser() -> Parser:
                    help="the ops each grammar alternative produced, with the share of its uses that produced each")
 
     s = sub.add_parser("show", help="print records as they are (control characters made visible)")
-    s.add_argument("dir", type=Path)
+    s.add_argument("dir", type=Path, help="a corpus: its directory, or one records-*.jsonl file")
     s.add_argument("-n", type=_positive, default=3, help="records to show (default 3)")
     s.add_argument("--id", help="only the record with this id")
     s.add_argument("--stablehlo", action="store_true", help="print each record's StableHLO too")
     s.add_argument("--grammar", type=Path, help="grammar that should derive the programs (default: the packaged one)")
 
     s = sub.add_parser("validate", help="check a corpus of unknown origin: derivations, types, StableHLO")
-    s.add_argument("dir", type=Path)
+    s.add_argument("dir", type=Path, help="a corpus: its directory, or one records-*.jsonl file")
     s.add_argument("--grammar", type=Path, help="grammar the corpus was made with (default: the packaged one)")
     s.add_argument("--run", action="store_true",
                    help="also execute each program on random inputs, eagerly and under jit, and compare")
+    s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                   help="processes that check record files, this one included (default: one per core, at most "
+                        "one per file); the output is the same for any number")
 
     s = sub.add_parser("report", help="one self-contained HTML page of a corpus's coverage, growth and programs")
-    s.add_argument("dir", type=Path)
+    s.add_argument("dir", type=Path, help="a corpus: its directory, or one records-*.jsonl file")
     s.add_argument("--compare", type=Path, metavar="DIR2", help="a second corpus, compared and overlaid")
     s.add_argument("--html", type=Path, required=True, metavar="OUT", help="the page to write")
     s.add_argument("--grammar", type=Path, help="grammar whose `distinct` flags the quality numbers read "
@@ -236,20 +274,25 @@ def build_parser() -> Parser:
                    help="programs of the verification corpus, of a seed no pilot used (default 5000)")
     s.add_argument("--iterations", type=_natural, default=6, help="solves at most (default 6)")
     s.add_argument("--tolerance", type=float, default=0.02, help="stop at this distance (default 0.02)")
-    s.add_argument("--solver", choices=SOLVERS, default="model")
+    s.add_argument("--solver", choices=SOLVERS, default="model",
+                   help="model (default): minimise a model of the measure as a function of the weights, fitted "
+                        "to the pilot, by gradient descent; ipf: scale each weight by the geometric mean of "
+                        "target/measured over the ops it makes")
     s.add_argument("--work", type=Path, help="keep the pilot corpora here (default: a temporary directory); "
                                              "a second run with the same options reuses them")
     s.add_argument("--seed", type=_natural, default=0, help="the first pilot's; pilot i has seed + i")
-    s.add_argument("--max-ops", type=_positive, default=Config().max_ops)
-    s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1)
+    s.add_argument("--max-ops", type=_positive, default=Config().max_ops,
+                   help=f"largest program of the pilots, in top-level operations (default {Config().max_ops})")
+    s.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                   help="processes that make each pilot corpus, this one included (default: one per core)")
     _weights_options(s)
-    s.add_argument("--shapes", choices=SHAPES, default="tiny")
-    s.add_argument("--dims", type=_dims)
+    s.add_argument("--shapes", choices=SHAPES, default="tiny", help="shape profile of the pilots (default tiny)")
+    s.add_argument("--dims", type=_dims, help="dimension pool of the pilots (default: the profile's)")
 
     s = sub.add_parser("extract", help="lower FILE.py:FUNC and count its ops")
-    s.add_argument("target", metavar="FILE.py:FUNC")
-    s.add_argument("--inputs", required=True)
-    _lowering_options(s)
+    s.add_argument("target", metavar="FILE.py:FUNC", help="the function FUNC of the Python file FILE.py")
+    s.add_argument("--inputs", required=True, help='the function\'s input types, e.g. "f32[4,8], f32[8]"')
+    _lowering_options(s, sampled=False)
     return p
 
 
@@ -335,16 +378,21 @@ class _Progress(_Ticker):
     seconds; between shards that take long (big programs), a line that says
     the run goes on."""
 
-    def __init__(self, total, desc):
+    RUN = ("making the first shard", "making the next shard", "writing the manifest and stopping the workers")
+
+    def __init__(self, total, desc, words=RUN):
         from tqdm import tqdm
-        self.tty, self.total, self.desc = sys.stderr.isatty(), total, desc
+        self.tty, self.total, self.desc, self.words = sys.stderr.isatty(), total, desc, words
         self.bar = tqdm(total=total, desc=desc, unit="rec", file=sys.stderr) if self.tty else None
         super().__init__(say=(lambda line: self.bar.set_postfix_str(line)) if self.bar is not None else None)
-        self.doing = f"{desc}: making the first shard"
+        self.doing = f"{desc}: {words[0]}"
 
     def __call__(self, status):
+        if INTERRUPTED[0]:      # a Ctrl-C Python swallowed (raised in a __del__ or a gc callback)
+            raise KeyboardInterrupt
         of = f"/{self.total}" if self.total else ""
-        self.doing = f"{self.desc}: {status.records}{of} records; making the next shard"
+        done = self.total and status.records >= self.total
+        self.doing = f"{self.desc}: {status.records}{of} records; {self.words[2 if done else 1]}"
         if self.bar is not None:
             self.bar.update(status.records - self.bar.n)
             self.bar.set_postfix_str("")
@@ -361,18 +409,37 @@ class _Progress(_Ticker):
             self.bar.close()
 
 
-def _counts(enum: Enumeration, max_size: int, each=None) -> list[int]:
+def _counts(enum: Enumeration, max_size: int, limit: float, each=None) -> list[int]:
     """The number of programs of each size 1..max_size, each given to
     `each(size, count)` as soon as known; while a count takes long, a line
-    every few seconds says which."""
-    counts = []
+    every few seconds says which. Counting a size costs a growing multiple
+    of the size before (here: 20x, then 100x): before a size estimated to
+    take longer than `limit` seconds (0: no limit), a UsageError says so."""
+    counts, took = [], []
     with _Ticker() as tick:
         for k in range(1, max_size + 1):
+            if limit and len(took) >= 2:
+                estimate = took[-1] * took[-1] / took[-2]
+                if estimate > limit:
+                    raise UsageError(
+                        f"--max-ops {max_size}: counting size {k} would take {_duration(estimate)} or more "
+                        f"(size {k - 1}: {_duration(took[-1])}, {took[-1] / took[-2]:.0f}x size {k - 2}), more than "
+                        f"--time-limit {limit:g}; counted up to size {k - 1}: --max-ops {k - 1}, or --time-limit 0 "
+                        f"to count anyway")
             tick.doing = f"counting programs of size {k}"
+            started = time.perf_counter()
             counts.append(enum.count(k))
+            took.append(max(time.perf_counter() - started, 1e-3))
             if each:
                 each(k, counts[-1])
     return counts
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.1f} s"
 
 
 def _shard_size(args, target: int) -> int:
@@ -387,17 +454,38 @@ def _shard_size(args, target: int) -> int:
     return max(1, min(SHARD_SIZE, target, 2000 // args.max_ops))
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run whose corpus can be finished: the message says how."""
+
+
+def _workers(args, shards: int) -> int:
+    """--workers, but no more processes than shards, and on this machine no
+    more than its cores (each holds its own JAX: more only share the cores
+    and multiply the memory)."""
+    workers = min(args.workers, shards)
+    cores = os.cpu_count() or 1
+    if getattr(args, "backend", "local") == "local" and workers > cores:
+        print(f"jaxsynth: warning: --workers {args.workers}: this machine has {cores} cores; using {cores}",
+              file=sys.stderr, flush=True)
+        workers = cores
+    return workers
+
+
 def _run(args, recipe, target, first=0, last=None, **manifest):
     shard_size = _shard_size(args, target)
-    # no more processes than shards; before --out exists: a failed join leaves nothing
-    pool = executor(min(args.workers, -(-target // shard_size)), args.backend, args.address)
+    # before --out exists: a failed join leaves nothing
+    pool = executor(_workers(args, -(-target // shard_size)), args.backend, args.address)
     try:
         run = Run(args.out, recipe, manifest, target, shard_size, first, last, resume=args.resume)
     except BaseException:
         pool.shutdown(now=True)
         raise
-    with _Progress(target if last is None else None, recipe.kind) as bar:
-        m, status = run.execute(pool, progress=bar)
+    try:
+        with _Progress(target if last is None else None, recipe.kind) as bar:
+            m, status = run.execute(pool, progress=bar)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; {args.out} keeps the shards made so far: the same command with "
+                          f"--resume finishes the run") from None
     seconds = time.monotonic() - status.started
     fails = sum(status.failures.values())
     reasons = "; ".join(f"{n}× {visible(r)}" for r, n in status.failures.most_common(3))
@@ -443,7 +531,7 @@ def cmd_sample(args):
         if not any(i in app.slots for a in space.alts for app in space.apps(a, inputs)):
             raise UsageError(f"--inputs {args.inputs}: no operation of the grammar can use input {i} ({t})")
     if args.uniform:
-        total = sum(_counts(enum, args.max_ops, lambda k, c: print(f"jaxsynth: size {k}: {c} programs",
+        total = sum(_counts(enum, args.max_ops, args.time_limit, lambda k, c: print(f"jaxsynth: size {k}: {c} programs",
                                                                     file=sys.stderr, flush=True)))
         if args.n > total:
             raise UsageError(f"-n {args.n}: only {total} programs of size 1..{args.max_ops} "
@@ -462,7 +550,7 @@ def cmd_enumerate(args):
     config = Config(pools=_pools(args), batched=args.symbolic)
     enum = Enumeration(Space(grammar, config), inputs)
     listing = args.count or (args.index is None and args.out is None)
-    counts = _counts(enum, args.max_ops, (lambda k, c: print(f"size {k}: {c}", flush=True)) if listing else None)
+    counts = _counts(enum, args.max_ops, args.time_limit, (lambda k, c: print(f"size {k}: {c}", flush=True)) if listing else None)
     total = sum(counts)
     i, n = args.shard or (0, 1)
     first, last = i * total // n, (i + 1) * total // n
@@ -558,13 +646,11 @@ def cmd_show(args):
     manifest, files = corpus_files(args.dir)
     space = Space(load_grammar(args.grammar), config_of(manifest, str(args.dir)))
     shown = 0
-    for where, r, problem in iter_records(files):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
+    for _, r in checked_records(files):
         if args.id is not None and r["id"] != args.id:
             continue
         v = {k: visible(str(x)) for k, x in r.items() if k in ("id", "size", "depth", "hash")}
-        ops = ", ".join(f"{visible(o['op'].split('.', 1)[-1])}×{o['count']}" for o in r["ops"])
+        ops = ", ".join(f"{visible(o['op'])}×{o['count']}" for o in r["ops"])
         print(f"── {v['id']}  {visible(', '.join(r['inputs']))} -> {visible(', '.join(r['outputs']))}  "
               f"size {v['size']} depth {v['depth']}  hash {v['hash'][:12]}")
         derived = derive(r, space)
@@ -582,8 +668,21 @@ def cmd_show(args):
 
 
 def cmd_validate(args):
+    from .pipeline import Status
     from .validate import validate
-    report = validate(args.dir, load_grammar(args.grammar), args.run)
+    grammar = load_grammar(args.grammar)
+    manifest = read_manifest(args.dir) if args.dir.is_dir() else None     # for the bar's total alone
+    status = Status()
+
+    def progress(checked):
+        status.records = checked
+        bar(status)
+    words = ("checking the first file", "checking the next file", "stopping the workers")
+    with _Progress(manifest["counts"]["records"] if manifest else None, "validate", words) as bar:
+        # on a terminal, a line goes above the bar instead of through it
+        say = bar.bar.write if bar.bar is not None else print
+        report = validate(args.dir, grammar, args.run, say=say, workers=_workers(args, args.workers),
+                          progress=progress)
     print(report.summary())
     if report.failures:
         raise CorpusError(f"{args.dir}: {len(report.failures)} of {report.checked} records fail validation")
@@ -595,7 +694,7 @@ def cmd_report(args):
     except ModuleNotFoundError as e:
         if not (e.name or "").startswith("matplotlib"):
             raise
-        raise UsageError('report: matplotlib is not installed: pip install "jaxsynth[report]"') from None
+        raise UsageError(f"report: matplotlib is not installed: {install_hint('report')}") from None
     report.check_output(args.html)      # before reading: a refused OUT costs no wait
     grammar = load_grammar(args.grammar) if args.grammar else None
     scans = [report.scan(d, lambda m: grammar or _corpus_grammar(m)) for d in (args.dir, args.compare) if d]
@@ -679,17 +778,59 @@ COMMANDS = {"sample": cmd_sample, "enumerate": cmd_enumerate, "tune": cmd_tune, 
 
 
 def main(argv=None) -> int:
+    code = _main(argv)
+    if ABANDONED[0]:    # a pool's thread waits on a killed worker forever: exiting normally would join it
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv) -> int:
     # before anything starts JAX's backend (importing jax does not; nothing
     # this module imports does): programs may shard over a mesh of devices
     fake_devices()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    INTERRUPTED[0] = False
     try:
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:      # not the main thread, which alone gets signals: nothing to remember
+        return _command(argv)
+    try:
+        code = _command(argv)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if INTERRUPTED[0] and code not in (130, 141):       # a Ctrl-C Python swallowed, here at the latest
+        print("jaxsynth: interrupted", file=sys.stderr, flush=True)
+        return 130
+    return code
+
+
+INTERRUPTED = [False]
+
+
+def _on_sigint(signum, frame):
+    """Ctrl-C, remembered: Python drops a KeyboardInterrupt raised while it
+    runs a __del__ or a gc callback, and the run would go on to exit 0."""
+    INTERRUPTED[0] = True
+    raise KeyboardInterrupt
+
+
+def _command(argv) -> int:
+    try:
+        if not argv:        # what there is to do, rather than a complaint that nothing was asked
+            build_parser().print_help(sys.stderr)
+            return 2
         args = build_parser().parse_args(argv)
         COMMANDS[args.command](args)
+    except DamagedShard as e:
+        print(f"jaxsynth: error: {' '.join(str(e).split())}; {_repair(e)}", file=sys.stderr)
+        return 2
     except (UsageError, GrammarError, CorpusError, SignatureError, NoProgram, Mismatch) as e:
         print(f"jaxsynth: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("jaxsynth: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"jaxsynth: {str(e) or 'interrupted'}", file=sys.stderr, flush=True)
         return 130
     except BrokenPipeError:
         # the reader went away (`jaxsynth coverage DIR | head`): stop quietly, as
@@ -697,6 +838,15 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     return 0
+
+
+def _repair(e: DamagedShard) -> str:
+    """How to make a damaged shard again: its run's own command, with --resume."""
+    from .dataset import command_line
+    try:
+        return f"to make it again: {visible(command_line(e.manifest, str(e.directory), here=True)[0])} --resume"
+    except (KeyError, TypeError, ValueError, CorpusError, GrammarError, SignatureError):
+        return "the command that made the corpus, with --resume, makes it again"
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 from .pipeline import make_shard
-from .records import CorpusError
+from .records import CorpusError, install_hint
 
 WATCH = 1.0         # seconds between looks at the cluster while a shard is awaited
 HEAD_GRACE = 10.0   # seconds the head may not answer before the cluster counts as lost
@@ -191,7 +191,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise CorpusError("--backend ray: Ray is not installed (pip install -e \".[ray]\")") from None
+            raise CorpusError(f"--backend ray: Ray is not installed ({install_hint('ray')})") from None
         self.ray, self.started = ray, not ray.is_initialized()
         self.place = f"--address {address}" if address else "--backend ray"
         if self.started:

@@ -3,9 +3,11 @@
 Every completed corpus carries `README.md`, a Hugging Face dataset card:
 YAML front matter that names the record shards as the `train` split and
 types every record field (`FIELDS`), then what the corpus is, the command
-that makes it again, the versions and grammar it was made with, and its
-record and op counts. So `datasets.load_dataset(DIR)` reads exactly the
-records, and nothing else of the directory (not `manifest.json`). The card
+that makes it again, the versions and grammar it was made with (the
+packaged grammar, or another by file name, and its sha256: a card names no
+path of the machine that made it), and its record and op counts. So
+`datasets.load_dataset(DIR)` reads exactly the records, and nothing else
+of the directory (not `manifest.json`). The card
 is a function of the manifest and the records, never of how many workers
 made them: a resumed run rewrites it byte for byte.
 
@@ -31,7 +33,7 @@ from ..synth.grammar import GrammarError, load_grammar
 from ..synth.rules import SHAPES
 from ..synth.space import Config
 from ..synth.types import SignatureError, parse_signature
-from .records import MANIFEST, CorpusError
+from .records import MANIFEST, CorpusError, install_hint
 from .schema import checked_records, corpus_files, is_regular, visible
 
 CARD = "README.md"
@@ -103,7 +105,7 @@ def _pyarrow():
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise CorpusError('--parquet: needs pyarrow: pip install "jaxsynth[export]"') from None
+        raise CorpusError(f"--parquet: needs pyarrow: {install_hint('export')}") from None
     return pyarrow, pyarrow.parquet
 
 
@@ -189,6 +191,19 @@ def _grammar_weights(m: dict) -> tuple[dict | None, bool]:
     return None, False
 
 
+def _grammar_file(m: dict) -> str:
+    """The file name of a corpus's grammar: a card names no directory of the
+    machine that made the corpus."""
+    return Path(m["grammar"]).name
+
+
+def _grammar_named(m: dict) -> str:
+    """A corpus's grammar as its card names it: the packaged one as such,
+    another by its file name; either with its sha256."""
+    name = "jaxsynth's packaged grammar" if _grammar_weights(m)[1] else f"`{_safe(_grammar_file(m))}`"
+    return f"{name} (sha256 `{_safe(m['grammar_sha256'])}`)"
+
+
 def _weight(w: float) -> str:
     text = repr(float(w))
     return text[:-2] if text.endswith(".0") else text
@@ -198,10 +213,12 @@ def _as_json(value):
     return json.loads(json.dumps(value))
 
 
-def command_line(m: dict, out: str) -> tuple[str, bool]:
+def command_line(m: dict, out: str, here: bool = False) -> tuple[str, bool]:
     """(the `jaxsynth` command that makes the corpus of manifest `m` in `out`,
     whether it gives exactly the manifest's options). Worker counts,
-    backends and the lowering strategy are left out: they change no byte."""
+    backends and the lowering strategy are left out: they change no byte.
+    A grammar other than the packaged one is named by its file name, or
+    `here` (on the machine that made the corpus) by its path."""
     from .pipeline import CHOSEN, NOT_COMPARED, Recipe    # the pipeline writes cards: imported when one is made
     kind, config = m["command"], m["config"]
     pools = config["pools"]
@@ -243,7 +260,7 @@ def command_line(m: dict, out: str) -> tuple[str, bool]:
         words += ["--style", recipe.style]
     defaults, packaged = _grammar_weights(m)
     if not packaged:
-        words += ["--grammar", m["grammar"]]
+        words += ["--grammar", m["grammar"] if here else _grammar_file(m)]
     if defaults is None:
         exact = False
     else:
@@ -308,7 +325,7 @@ def _origin(m: dict | None) -> list[str]:
     versions = m.get("versions") if isinstance(m.get("versions"), dict) else {}
     counts = m["counts"]
     failures = sum(counts["failures"].values())
-    lines += [f"- grammar: `{_safe(m['grammar'])}` (sha256 `{_safe(m['grammar_sha256'])}`)",
+    lines += [f"- grammar: {_grammar_named(m)}",
               "- versions: " + (", ".join(f"{_safe(k)} {_safe(v)}" for k, v in versions.items()) or "not recorded"),
               f"- records: {counts['records']}; duplicates skipped: {counts['duplicates_skipped']}; "
               f"programs that failed (none found, or not lowered): {failures}"

@@ -28,6 +28,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -40,9 +41,9 @@ from ..synth.grammar import load_grammar, override_weights
 from ..synth.space import Config, Enumeration, NoProgram, Space
 from ..synth.types import Type
 from .compose import Composer, FragmentCache
-from .dataset import write_card
+from .dataset import CARD, write_card
 from .records import FORMAT, MANIFEST, CorpusError, make_records, shard_name, versions
-from .schema import is_regular, iter_records, read_manifest
+from .schema import is_regular, iter_records, read_manifest, sha256_of
 
 
 @dataclass(frozen=True)
@@ -155,11 +156,21 @@ _LOWERED = [0]
 @dataclass
 class Shard:
     number: int
-    lines: list[tuple[str, str, tuple[str, ...]]]   # (hash, JSON line, ops) in index order
+    # (hash, JSON line, ops, how it was lowered: the keys of Status.lowering it counts in) in index order
+    lines: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]
     duplicates: int = 0
     failures: dict = field(default_factory=dict)
-    lowering: Counter = field(default_factory=Counter)     # programs spliced, verified, lowered by JAX
     fragments: Counter = field(default_factory=Counter)    # this shard's steps: hit, disk, lowered
+
+
+class Cancelled(Exception):
+    """A shard no longer wanted (the run has its records): stopped between chunks."""
+
+
+CHUNK = 100         # programs lowered between looks at whether the shard is still wanted
+_STOP = [None]      # in a spawned worker: the pool's Event that says no running shard is wanted
+# whether a pool's thread waits forever on a killed worker: only os._exit ends such a process
+ABANDONED = [False]
 
 
 @lru_cache(maxsize=4)
@@ -193,23 +204,28 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
         else:
             seen.add(program.structural_hash)
             unique.append((origin, program))
-    for program, record in make_records(unique, grammar, recipe.style, platform=recipe.platform,
-                                        symbolic=recipe.symbolic, composer=composer(recipe),
-                                        verify=recipe.verify, stats=shard.lowering):
-        if isinstance(record, LoweringError):
-            failures[str(record)[:120]] += 1
-            continue
-        ops = tuple(o["op"] for o in record["ops"])
-        shard.lines.append((program.structural_hash, json.dumps(record, ensure_ascii=False) + "\n", ops))
+    lowered = 0
+    for i in range(0, len(unique), CHUNK):      # records are the same whatever the chunks
+        if _STOP[0] is not None and _STOP[0].is_set():
+            raise Cancelled(f"shard {number}")
+        ways: list = []
+        made = make_records(unique[i:i + CHUNK], grammar, recipe.style, platform=recipe.platform,
+                            symbolic=recipe.symbolic, composer=composer(recipe), verify=recipe.verify, ways=ways)
+        for (program, record), way in zip(list(made), ways):
+            lowered += "spliced" not in way or "verified" in way
+            if isinstance(record, LoweringError):
+                failures[str(record)[:120]] += 1
+                continue
+            ops = tuple(o["op"] for o in record["ops"])
+            shard.lines.append((program.structural_hash, json.dumps(record, ensure_ascii=False) + "\n", ops, way))
     shard.failures = dict(failures)
     if composer(recipe) is not None:
         shard.fragments = Counter(composer(recipe).stats) - before
     # keep memory flat over long runs: what these caches hold is rarely met
     # again; clearing JAX's after every shard would cost ~15% of the rate
     space.clear_caches()
-    # what JAX itself lowered: all programs, or those not spliced and the steps met first
-    _LOWERED[0] += len(unique) if composer(recipe) is None else \
-        shard.lowering["by_jax"] + shard.lowering["verified"] + shard.fragments["lowered"]
+    # what JAX itself lowered: programs not spliced or verified, and the steps met first
+    _LOWERED[0] += lowered + shard.fragments["lowered"]
     if _LOWERED[0] >= CLEAR_EVERY:
         _LOWERED[0] = 0
         import jax      # here, not at the top: the CLI imports this module for --help too
@@ -220,29 +236,37 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
 # ---------------------------------------------------------------- executors
 
 class _InProcess:
-    """Runs each shard when asked for its result: one process, same bytes."""
+    """Runs each piece of work when asked for its result: one process, same bytes."""
     parallelism = 1
 
-    def submit(self, *args):
-        return _Deferred(args)
+    def call(self, k: int, fn, *args):
+        """Piece of work k, `fn(*args)`, as something with a `result()`."""
+        return _Deferred(fn, args)
+
+    def submit(self, recipe, number, *args):
+        """Shard `number` of a run (`make_shard`)."""
+        return self.call(number, make_shard, recipe, number, *args)
 
     def shutdown(self, now: bool = False):
         pass
 
 
 class _Deferred:
-    def __init__(self, args):
-        self.args = args
+    """A call made in this process when its result is wanted."""
+
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
 
     def result(self):
-        return make_shard(*self.args)
+        return self.fn(*self.args)
 
 
-def _start_worker(parent: int) -> None:
+def _start_worker(parent: int, stop) -> None:
     """A spawned worker's first act: fake devices before JAX's backend starts,
-    and an exit when the driver dies."""
+    an exit when the driver dies, and the Event that cancels its shard."""
     fake_devices()
     _exit_with_parent(parent)
+    _STOP[0] = stop
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -257,8 +281,8 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-class _Processes:
-    """Shards made by `workers` processes: this one (every workers-th shard,
+class _Processes(_InProcess):
+    """Work done by `workers` processes: this one (every workers-th piece,
     when its result is wanted) and workers - 1 spawned ones. This one is
     ready at once, and would otherwise only wait: a run pays for one
     process start fewer, and one shard needs no other process at all."""
@@ -267,24 +291,42 @@ class _Processes:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         # spawn: forking a process in which JAX already runs can deadlock
-        self.pool = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_start_worker, initargs=(os.getpid(),))
+        context = multiprocessing.get_context("spawn")
+        self.stop = context.Event()
+        self.pool = ProcessPoolExecutor(workers - 1, mp_context=context,
+                                        initializer=_start_worker, initargs=(os.getpid(), self.stop))
         self.parallelism = workers
 
-    def submit(self, recipe, number, *args):
-        if number % self.parallelism == 0:
-            return _Deferred((recipe, number, *args))
-        return self.pool.submit(make_shard, recipe, number, *args)
+    def call(self, k: int, fn, *args):
+        if k % self.parallelism == 0:
+            return _Deferred(fn, args)
+        # a submit may start a worker: it inherits SIGINT blocked, so that
+        # Ctrl-C (sent to the whole process group) is this process's alone to
+        # answer; here it waits, pending, until the submit is done
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self.pool.submit(fn, *args)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def shutdown(self, now: bool = False):
-        """Cancel the shards not started; let those running end, or with `now`
-        (an error) stop them. A worker stopped while it sends its result
-        leaves half a message in the pipe, on which the pool waits forever:
-        a run that reached its target waits for its last shards instead."""
-        if now:
-            for process in list(getattr(self.pool, "_processes", {}).values()):
-                process.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Cancel the shards not started and stop those running: between
+        chunks, or with `now` (an error, Ctrl-C) at once. A worker killed
+        while it sends its result leaves half a message in the pipe, on which
+        the pool's thread then waits forever: if it is still waiting after
+        a few seconds, the process has to end with `os._exit` (`ABANDONED`)."""
+        self.stop.set()
+        if not now:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        processes = list(getattr(self.pool, "_processes", {}).values())
+        for process in processes:
+            process.terminate()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        thread = getattr(self.pool, "_executor_manager_thread", None)
+        if thread is not None:
+            thread.join(timeout=5)
+            ABANDONED[0] = thread.is_alive()
 
 
 def executor(workers: int, backend: str = "local", address: str | None = None):
@@ -297,14 +339,6 @@ def executor(workers: int, backend: str = "local", address: str | None = None):
 
 
 # ---------------------------------------------------------------- files
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".partial")
@@ -377,8 +411,13 @@ class Run:
             if differ:
                 raise CorpusError(f"--resume {self.out}: made with other options (differs in: {', '.join(differ)})")
             return {s["number"]: s for s in old["shards"]}
-        if any(self.out.glob("records-*.jsonl")):
-            raise CorpusError(f"{self.out}: holds record files but no manifest; choose another --out")
+        if resume:
+            raise CorpusError(f"--resume {self.out}: no corpus to finish there (no {MANIFEST}); "
+                              f"leave out --resume to start one")
+        # (a .partial file is a write a crash cut short, before the first manifest;
+        # a README.md of the user's is kept, beside the corpus, in place of its card)
+        if self.out.is_dir() and any(not p.name.endswith(".partial") and p.name != CARD for p in self.out.iterdir()):
+            raise CorpusError(f"{self.out}: not empty and not a corpus (no {MANIFEST}); choose a new or empty --out")
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -400,7 +439,7 @@ class Run:
         valid = set()
         for number, entry in sorted(self.previous.items()):
             path = self.out / entry["file"]
-            if is_regular(path) and _sha(path) == entry["sha256"]:
+            if is_regular(path) and sha256_of(path) == entry["sha256"]:
                 valid.add(number)
             else:
                 why = "missing" if not path.exists() else "not a regular file" if not is_regular(path) \
@@ -465,7 +504,8 @@ class Run:
 
     def _commit(self, shard: Shard, status: Status, seen: set) -> dict:
         data, records, dups = [], 0, shard.duplicates
-        for h, line, ops in shard.lines:
+        lowering = Counter({"spliced": 0, "verified": 0, "by_jax": 0})
+        for h, line, ops, way in shard.lines:
             if status.records + records >= self.target:
                 break
             if h in seen:
@@ -474,6 +514,7 @@ class Run:
             seen.add(h)
             data.append(line)
             status.ops.update(ops)
+            lowering.update(way)
             records += 1
         path = self.out / shard_name(shard.number)
         blob = "".join(data).encode()
@@ -481,14 +522,14 @@ class Run:
         status.records += records
         status.duplicates += dups
         status.failures.update(shard.failures)
-        status.lowering.update(shard.lowering)
+        status.lowering.update(lowering)
         status.fragments.update(shard.fragments)
         start, stop = self._range(shard.number)
-        # how many programs were spliced, verified, lowered by JAX: the same
-        # for any workers (which fragments were met before is not)
+        # how many of its records were spliced, verified, lowered by JAX: the
+        # same for any workers (which fragments were met before is not)
         return {"number": shard.number, "file": path.name, "start": start, "stop": stop, "records": records,
                 "duplicates": dups, "failures": shard.failures, "sha256": hashlib.sha256(blob).hexdigest(),
-                "lowering": dict(sorted(shard.lowering.items()))}
+                "lowering": dict(sorted(lowering.items()))}
 
     def _checkpoint(self, shards, status, complete) -> dict:
         m = {**self.manifest, "complete": complete,

@@ -23,6 +23,7 @@ its step) to PROGRAM. For every op, the counts add up to `ops`.
 from __future__ import annotations
 
 import hashlib
+import json
 import platform as _platform
 import time
 from collections import Counter
@@ -53,7 +54,7 @@ class Mismatch(Exception):
 
 def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platform: str = "cpu",
                  symbolic: bool = False, composer=None, verify: float = 0.0, stats: Counter | None = None,
-                 times: Counter | None = None):
+                 times: Counter | None = None, ways: list | None = None):
     """[(origin fields, program)] -> (program, record or LoweringError) for each,
     printed and lowered for `platform` (symbolically or not). With a
     `compose.Composer`, a program is spliced from its steps' lowerings where
@@ -61,7 +62,8 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
     hash) is lowered by JAX as well and compared: a difference raises
     Mismatch. The others are lowered by JAX, `batch` at a time (see
     `lowering.lower_batch`). `stats` counts programs spliced, verified and
-    lowered by JAX; `times` adds up the seconds of each stage."""
+    lowered by JAX, and `ways` gets each program's in order (the keys of
+    `stats` it counts in); `times` adds up the seconds of each stage."""
     items = list(items)
     times = Counter() if times is None else times
     how = {"platform": platform, "symbolic": symbolic}
@@ -84,10 +86,14 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
     times["print"] += t1 - t0
     times["compose"] += t2 - t1
     times["programs lowered by JAX"] += time.perf_counter() - t2
+    way = [("by_jax",) if c is None or c.whole else ("spliced", "verified") if checked[k] else ("spliced",)
+           for k, c in enumerate(composed)]
     if stats is not None:
-        stats["verified"] += sum(checked)
-        stats["by_jax"] += len(by_jax) - sum(checked)
-        stats["spliced"] += sum(c is not None and not c.whole for c in composed)
+        stats.update({"spliced": 0, "verified": 0, "by_jax": 0})
+        for w in way:
+            stats.update(w)
+    if ways is not None:
+        ways.extend(way)
     for k, ((origin, program), source, c) in enumerate(zip(items, sources, composed)):
         if k in lowered:
             low = lowered[k]
@@ -163,14 +169,32 @@ def _record(program: Program, source: str, lowered, origin: dict, how: dict, att
 
 
 def versions() -> dict:
+    from importlib import metadata
+
     import jax
     import jaxlib
     import lark
     import networkx
     import numpy
-    return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": numpy.__version__,
-            "lark": lark.__version__, "networkx": networkx.__version__,
+    return {"jaxsynth": metadata.version("jaxsynth"), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+            "numpy": numpy.__version__, "lark": lark.__version__, "networkx": networkx.__version__,
             "python": _platform.python_version()}
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra, as jaxsynth was installed: from a
+    checkout (editable) by its folder, else by name from the index."""
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+    for dist in metadata.distributions(name="jaxsynth"):    # a checkout's egg-info has no install record
+        try:
+            url = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        where = urlparse(url.get("url", ""))
+        if url.get("dir_info", {}).get("editable") and where.scheme == "file":
+            return f'pip install -e "{unquote(where.path)}[{extra}]"'
+    return f'pip install "jaxsynth[{extra}]"'
 
 
 def shard_name(number: int) -> str:

@@ -10,6 +10,7 @@ FIFO, a device) are never opened.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -326,13 +327,46 @@ def iter_records(files):
         yield where, (None if problem else record), problem
 
 
+class DamagedShard(CorpusError):
+    """A bad record in a shard that is not what its manifest's checksum says
+    (a run cut short, a changed file): `--resume` makes it again."""
+
+    def __init__(self, message: str, manifest: dict, directory: Path):
+        super().__init__(message)
+        self.manifest, self.directory = manifest, directory
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bad_record(file: Path, where: str, problem: str) -> CorpusError:
+    """The error for a record that breaks the schema: a DamagedShard where
+    its file is a corpus's shard whose checksum differs from the manifest's."""
+    message = f"{where}: not a jaxsynth record ({problem})"
+    try:
+        manifest = read_manifest(file.parent) if is_regular(file.parent / MANIFEST) else None
+        entry = next((e for e in manifest["shards"] if e["file"] == file.name), None) if manifest else None
+        if entry is not None and sha256_of(file) != entry["sha256"]:
+            return DamagedShard(f"{message}; the shard is not what its manifest's checksum says (a run cut "
+                                f"short, or a changed file)", manifest, file.parent)
+    except (CorpusError, OSError):
+        pass
+    return CorpusError(message)
+
+
 def checked_records(files):
     """(file:line, record) of every record of these files; the first that
-    breaks the schema is a CorpusError naming its line."""
-    for where, record, problem in iter_records(files):
-        if problem:
-            raise CorpusError(f"{where}: not a jaxsynth record ({problem})")
-        yield where, record
+    breaks the schema is a CorpusError naming its line (`bad_record`)."""
+    for file in files:
+        for where, record, problem in iter_records([file]):
+            if problem:
+                raise bad_record(Path(file), where, problem)
+            yield where, record
 
 
 def read_records(path):

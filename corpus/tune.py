@@ -48,7 +48,7 @@ from pathlib import Path
 
 from ..lowering import universe
 from .coverage import ops_report, shares, tv
-from .records import PROGRAM, CorpusError
+from .records import MANIFEST, PROGRAM, CorpusError
 from .schema import checked_records, corpus_files, read_records
 
 SOLVERS = ("model", "ipf")
@@ -326,8 +326,9 @@ def tune(recipe, target: Target | None, measure: str, *, programs: int, verify: 
 
     def corpus(name, w, seed, n):
         r = dataclasses.replace(recipe, weights=tuple(sorted(w.items())), seed=seed)
-        # shards by the corpus's size alone, so that --work is reused whatever the workers
-        run = Run(work / name, r, {}, n, max(1, min(250, n // 8)), resume=True)
+        # shards by the corpus's size alone, so that --work is reused whatever the workers;
+        # a pilot there from before is finished (or kept), else made
+        run = Run(work / name, r, {}, n, max(1, min(250, n // 8)), resume=(work / name / MANIFEST).is_file())
         run.execute(pool, keep_pool=True)
         return Pilot.read(work / name, within)
 

@@ -13,6 +13,11 @@ types, eagerly and under `jax.jit`, and compares the results within the
 tolerance of each dtype (`TOLERANCE`); a program whose comparison means
 nothing here (it draws `NONDETERMINISTIC` numbers, or XLA for this machine
 cannot execute it) is listed as not run, not failed.
+
+Each record file is checked on its own (`check_file`, a pure function of
+the file), in this process and spawned workers (`pipeline.executor`);
+what a file holds is said when its turn comes, in file and record order, so
+the output is the same for any number of workers.
 """
 from __future__ import annotations
 
@@ -21,15 +26,17 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..lowering import LoweringError
 from ..synth.check import CheckError, check_source
-from ..synth.grammar import Grammar
+from ..synth.grammar import Grammar, load_grammar
 from ..synth.printer import STYLES, to_source
 from ..synth.rules import Pools
 from ..synth.safety import MAX_SOURCE, load_program
 from ..synth.space import Config, Space
 from ..synth.types import DTYPES, MAX_DIM, MAX_RANK, within_bounds
+from .pipeline import executor
 from .records import CorpusError, make_records
 from .schema import corpus_files, iter_records, lowering_of, visible
 
@@ -243,59 +250,101 @@ class Report:
                (f"; {len(self.not_run)} of those passing not run here" if self.not_run else "")
 
 
-def validate(path, grammar: Grammar, run: bool = False, say=print) -> Report:
-    """Check every record of a corpus, saying each failure as it is found."""
-    manifest, files = corpus_files(path)
-    space = Space(grammar, config_of(manifest, str(path)))
-    report, pending = Report(), []
-    failures = report.failures
+@dataclass(frozen=True)
+class Checking:
+    """What checking a record file needs; picklable, so workers rebuild it."""
+    grammar_path: str
+    grammar_text: str
+    config: Config
+    format: int | None        # the manifest's; None without one
+    run: bool
 
-    def fail(where, rid, reason):
-        failures.append(Failure(where, rid, reason))
-        say(str(failures[-1]))
+
+@lru_cache(maxsize=2)
+def _loaded(checking: Checking) -> tuple[Grammar, Space]:
+    """The grammar and space of a check, once per process."""
+    grammar = load_grammar(checking.grammar_path, checking.grammar_text)
+    return grammar, Space(grammar, checking.config)
+
+
+def check_file(checking: Checking, file) -> tuple[int, list[tuple[Failure, bool]]]:
+    """(records checked, [(failure, whether it fails: else it passed and was
+    not run)]) of one record file, in record order: a pure function of its
+    arguments, so any process may check any file."""
+    grammar, space = _loaded(checking)
+    checked, found, pending = 0, [], []
+
+    def fail(n, where, rid, reason, failed=True):
+        found.append((n, Failure(where, rid, reason), failed))
 
     def flush():
         by_lowering = {}
         for item in pending:
-            how = lowering_of(item[1])
+            how = lowering_of(item[2])
             by_lowering.setdefault((how["platform"], how["symbolic"]), []).append(item)
         for (platform, symbolic), items in sorted(by_lowering.items()):
             for style in STYLES:
-                batch = [i for i in items if i[3] == style]
-                made = make_records([({"id": r["id"]}, p) for _, r, p, _ in batch], grammar, style,
+                batch = [i for i in items if i[4] == style]
+                made = make_records([({"id": r["id"]}, p) for _, _, r, p, _ in batch], grammar, style,
                                     platform=platform, symbolic=symbolic)
-                for (where, record, program, _), (_, result) in zip(batch, made):
+                for (n, where, record, program, _), (_, result) in zip(batch, made):
                     if isinstance(result, LoweringError):
-                        fail(where, record["id"], f"does not lower: {result}")
+                        fail(n, where, record["id"], f"does not lower: {result}")
                         continue
                     # format 4 attributed some ops of a reused trace to an earlier call
-                    problem = _mismatch(record, result, style, manifest is None or manifest["format"] >= 5)
-                    if problem is None and run:
+                    problem = _mismatch(record, result, style, checking.format is None or checking.format >= 5)
+                    if problem is None and checking.run:
                         try:
                             problem = compare_run(record["python"], program.inputs, record["hash"].encode(),
                                                   [o["op"] for o in record["ops"]])
                         except NotRun as e:
-                            report.not_run.append(Failure(where, record["id"], f"not run here: {e}"))
-                            say(str(report.not_run[-1]))
+                            fail(n, where, record["id"], f"not run here: {e}", failed=False)
                     if problem:
-                        fail(where, record["id"], problem)
+                        fail(n, where, record["id"], problem)
         pending.clear()
 
-    for where, record, problem in iter_records(files):
-        report.checked += 1
+    for n, (where, record, problem) in enumerate(iter_records([file])):
+        checked += 1
         rid = record["id"] if record else "?"
         if problem:
-            fail(where, rid, f"not a jaxsynth record ({problem})")
+            fail(n, where, rid, f"not a jaxsynth record ({problem})")
             continue
-        if "attribution" not in record and manifest is not None and manifest["format"] >= 4:
-            fail(where, rid, "attribution missing (its manifest is of format 4, whose records carry it)")
+        if "attribution" not in record and checking.format is not None and checking.format >= 4:
+            fail(n, where, rid, "attribution missing (its manifest is of format 4, whose records carry it)")
             continue
         derived = derive(record, space)
         if isinstance(derived, str):
-            fail(where, rid, derived)
+            fail(n, where, rid, derived)
             continue
-        pending.append((where, record, *derived))
+        pending.append((n, where, record, *derived))
         if len(pending) >= 200:
             flush()
     flush()
+    # lowering batches records: what it finds comes later than what derivation finds
+    return checked, [(failure, failed) for _, failure, failed in sorted(found, key=lambda f: f[0])]
+
+
+def validate(path, grammar: Grammar, run: bool = False, say=print, workers: int = 1, progress=None) -> Report:
+    """Check every record of a corpus, one record file at a time, in
+    `workers` processes (this one among them: every workers-th file, as
+    the pipeline shares out shards; never more processes than files). Files
+    are taken in order, so each failure is said, and `progress(records
+    checked)` called, the same whatever the number of workers."""
+    manifest, files = corpus_files(path)
+    checking = Checking(grammar.path, grammar.text, config_of(manifest, str(path)),
+                        manifest["format"] if manifest else None, run)
+    pool = executor(min(workers, len(files)))
+    report, failed = Report(), True
+    try:
+        for result in [pool.call(k, check_file, checking, file) for k, file in enumerate(files)]:
+            checked, found = result.result()
+            report.checked += checked
+            for failure, fails in found:
+                (report.failures if fails else report.not_run).append(failure)
+                say(str(failure))
+            if progress:
+                progress(report.checked)
+        failed = False
+    finally:
+        pool.shutdown(now=failed)      # an error or Ctrl-C: the workers are stopped
     return report

@@ -370,3 +370,16 @@ def test_a_collective_on_another_channel_is_not_spliced():
     assert splice.cut(Lowered(text.replace("CHANNEL", "1"), {}, kept=(0,), weak=(False,))).whole == ""
     assert splice.cut(Lowered(text.replace("CHANNEL", "2"), {}, kept=(0,), weak=(False,))).whole == \
         "a step with module-level state other than a mesh"
+
+
+def test_the_lowering_summary_counts_the_records_written(tmp_path, capsys):
+    """A run's last shard is made whole but written only up to the target:
+    the summary and the manifest count how the records written were lowered."""
+    out = tmp_path / "c"
+    assert main(["sample", "-n", "25", "--seed", "4", "--shard-size", "20", "--workers", "1",
+                 "--out", str(out), "--cache", str(tmp_path / "cache")]) == 0
+    summary = capsys.readouterr().out.splitlines()[-1]
+    low = json.loads((out / "manifest.json").read_text())["counts"]["lowering"]
+    assert low["spliced"] + low["by_jax"] == 25
+    assert summary.startswith(f"lowering: {low['spliced']} of 25 programs spliced ({low['verified']} of them "
+                              f"verified against JAX), {low['by_jax']} lowered by JAX; steps: "), summary

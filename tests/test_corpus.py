@@ -199,6 +199,9 @@ def test_show(corpus, capsys):
         assert f"── {r['id']}  {', '.join(r['inputs'])} -> {', '.join(r['outputs'])}" in out
         assert r["python"].split("\n\n\n", 1)[1].rstrip() in out
     assert out.count("def f(") == 2 and out.count("   ops: ") == 2
+    # ops by their whole names: func.return and stablehlo.return are two ops
+    first = _records(corpus)[0]
+    assert "   ops: " + ", ".join(f"{o['op']}×{o['count']}" for o in first["ops"]) in out
 
 
 def _share(d, op):

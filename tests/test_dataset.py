@@ -128,6 +128,42 @@ def test_the_cards_command_makes_the_corpus_again(tmp_path, options):
     assert files(tmp_path / "b") == files(tmp_path / "a")
 
 
+def test_the_card_names_no_path_of_this_machine(corpus, tmp_path, monkeypatch):
+    """The packaged grammar is named as such, and the card's command needs no
+    --grammar; another grammar by its file name, which the command gives and
+    which, where that file is, makes the records again. The manifest keeps
+    the path; neither card, a corpus's or its export's, holds one."""
+    from jaxsynth.synth.grammar import DEFAULT_GRAMMAR
+    from test_errors import EXP, GRAMMAR
+    body = (corpus / CARD).read_text()
+    m = json.loads((corpus / "manifest.json").read_text())
+    assert m["grammar"] == str(DEFAULT_GRAMMAR)
+    assert f"- grammar: jaxsynth's packaged grammar (sha256 `{m['grammar_sha256']}`)\n" in body
+    assert "--grammar" not in body and str(DEFAULT_GRAMMAR.parent) not in body
+
+    where = tmp_path / "somewhere" / "grammars"
+    where.mkdir(parents=True)
+    (where / "mine.lark").write_text(GRAMMAR.replace(EXP, EXP.replace("w=2", "w=3")))
+    made = tmp_path / "a"
+    assert main(["sample", "-n", "4", "--seed", "2", "--workers", "1", "--grammar", str(where / "mine.lark"),
+                 "--out", str(made)]) == 0
+    assert main(["export", str(made), "--parquet", str(tmp_path / "pq")]) == 0
+    m = json.loads((made / "manifest.json").read_text())
+    assert m["grammar"] == str(where / "mine.lark")
+    for card in (made / CARD, tmp_path / "pq" / CARD):
+        body = card.read_text()
+        assert f"- grammar: `mine.lark` (sha256 `{m['grammar_sha256']}`)\n" in body
+        assert str(tmp_path) not in body and str(DEFAULT_GRAMMAR.parent) not in body
+    body = (made / CARD).read_text()
+    command = body.split("```bash\n", 1)[1].split("\n", 1)[0]
+    assert " --grammar mine.lark " in command and "byte for byte" in body
+    monkeypatch.chdir(where)
+    argv = [str(tmp_path / "b") if word == "DIR" else word for word in shlex.split(command)]
+    assert main(argv[1:] + ["--workers", "1"]) == 0
+    for name in ("records-00000.jsonl", CARD):
+        assert (tmp_path / "b" / name).read_bytes() == (made / name).read_bytes()
+
+
 def test_load_dataset_reads_exactly_the_records(corpus, records, offline, tmp_path):
     ds = offline(corpus, split="train")
     assert ds.num_rows == len(records) == 24
@@ -306,7 +342,8 @@ def test_export_without_pyarrow(corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     msg = _fails(capsys, ["export", corpus, "--parquet", tmp_path / "o"])
-    assert 'pip install "jaxsynth[export]"' in msg
+    from jaxsynth.corpus.records import install_hint
+    assert msg.endswith(f"--parquet: needs pyarrow: {install_hint('export')}"), msg
 
 
 # ---------------------------------------------------------------- bench

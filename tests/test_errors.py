@@ -7,6 +7,7 @@ Malformed grammars are copies of the packaged `jax.lark` with one line edited;
 the expected line number is computed from the edited text.
 """
 import json
+import os
 import re
 
 import pytest
@@ -295,8 +296,28 @@ def test_sample_gives_up_when_the_grammar_runs_dry(capsys, tmp_path, grammar):
 
 
 def test_unwritable_out_is_one_line(capsys):
-    msg = fails(capsys, ["sample", "-n", "1", "--workers", "1", "--out", "/proc/self"])
-    assert msg.startswith("jaxsynth: error: /proc/self/manifest.json: cannot write"), msg
+    msg = fails(capsys, ["sample", "-n", "1", "--workers", "1", "--out", "/proc/self/corpus"])
+    assert msg.startswith("jaxsynth: error: /proc/self/corpus: cannot create"), msg
+
+
+def test_out_that_holds_other_files_is_refused(capsys, tmp_path):
+    """A folder of other things is not made a corpus among them (reading it
+    back would fail); an empty one is fine, and nothing is written either way."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    msg = fails(capsys, ["sample", "-n", "3", "--workers", "1", "--out", tmp_path])
+    assert msg == f"jaxsynth: error: {tmp_path}: not empty and not a corpus (no manifest.json); choose a new or " \
+                  f"empty --out", msg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    (tmp_path / "empty").mkdir()
+    assert main(["sample", "-n", "3", "--workers", "1", "--out", str(tmp_path / "empty")]) == 0
+
+
+def test_resume_of_nothing_is_refused(capsys, tmp_path):
+    for out in (tmp_path / "absent", tmp_path):
+        msg = fails(capsys, ["sample", "-n", "3", "--workers", "1", "--out", out, "--resume"])
+        assert msg == f"jaxsynth: error: --resume {out}: no corpus to finish there (no manifest.json); leave out " \
+                      f"--resume to start one", msg
+    assert not (tmp_path / "absent").exists() and not any(tmp_path.iterdir())
 
 
 # ---------------------------------------------------------------- edges
@@ -341,3 +362,118 @@ def test_counting_shows_progress(capsys, monkeypatch):
     assert main(["enumerate", "--count", "--max-ops", "2", "--inputs", "f32[2]", "--dims", "2"]) == 0
     captured = capsys.readouterr()
     assert "counting programs of size" in captured.err and "size 2: " in captured.out
+
+
+@pytest.mark.parametrize("command", ["coverage", "show", "report"])
+def test_a_cut_shard_names_the_command_that_repairs_it(capsys, tmp_path, command):
+    """A shard cut short (a run killed mid-write by something other than
+    jaxsynth, a copy interrupted) is refused by the readers with the line
+    and the command that makes it again; that command does."""
+    out = tmp_path / "c"
+    assert main(["sample", "-n", "12", "--seed", "2", "--shard-size", "6", "--workers", "1", "--out", str(out)]) == 0
+    shard = out / "records-00001.jsonl"
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[:len(whole) // 2])
+    capsys.readouterr()
+    argv = [command, out] + {"report": ["--html", tmp_path / "r.html"], "show": ["-n", "50"]}.get(command, [])
+    msg = fails(capsys, argv)
+    repair = f"jaxsynth sample -n 12 --seed 2 --shard-size 6 --out {out} --resume"
+    assert msg.startswith(f"jaxsynth: error: {shard}:"), msg
+    assert msg.endswith(f"the shard is not what its manifest's checksum says (a run cut short, or a changed file); "
+                        f"to make it again: {repair}"), msg
+    assert main(repair.split()[1:]) == 0 and shard.read_bytes() == whole
+
+
+def test_a_record_of_a_whole_shard_that_breaks_the_schema_has_no_repair(capsys, tmp_path):
+    (tmp_path / "records-00000.jsonl").write_text(json.dumps(RECORD) + "\n[1, 2]\n")
+    assert "--resume" not in fails(capsys, ["coverage", tmp_path])
+
+
+def test_workers_beyond_the_cores_are_capped_with_a_warning(capsys, tmp_path, monkeypatch):
+    import jaxsynth.corpus.cli as cli
+    made = []
+    real = cli.executor
+    monkeypatch.setattr(cli, "executor", lambda workers, *a: made.append(workers) or real(workers, *a))
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    argv = ["sample", "-n", "8", "--shard-size", "2", "--workers", "64", "--out", str(tmp_path / "c")]
+    assert main(argv) == 0
+    assert made == [1]
+    assert "jaxsynth: warning: --workers 64: this machine has 1 cores; using 1\n" in capsys.readouterr().err
+
+
+def test_an_extra_is_installed_the_way_jaxsynth_was(monkeypatch, tmp_path):
+    """From a checkout (pip install -e) by its folder; else by name."""
+    from importlib import metadata
+
+    from jaxsynth.corpus.records import install_hint
+
+    class Dist:
+        def __init__(self, record):
+            self.record = record
+
+        def read_text(self, name):
+            return self.record if name == "direct_url.json" else None
+
+    where = tmp_path / "my clone"
+    cases = {json.dumps({"url": where.as_uri(), "dir_info": {"editable": True}}): f'pip install -e "{where}[report]"',
+             json.dumps({"url": "https://x/jaxsynth-0.1.0.whl", "archive_info": {}}): 'pip install "jaxsynth[report]"',
+             None: 'pip install "jaxsynth[report]"'}
+    for record, hint in cases.items():
+        monkeypatch.setattr(metadata, "distributions", lambda name=None, r=record: [Dist(r)])
+        assert install_hint("report") == hint
+
+
+def test_a_count_estimated_to_take_too_long_is_refused_before_it_starts(monkeypatch, capsys):
+    """Counting a size costs a growing multiple of the size before: a size
+    estimated beyond --time-limit is not started; the sizes before it are
+    printed, and the error says what the estimate is and how to go on."""
+    import jaxsynth.corpus.cli as cli
+    clock = [0.0]
+    cost = {1: 0.01, 2: 0.5, 3: 30.0, 4: 2000.0}     # seconds counting each size takes
+
+    class Enum:
+        started = []
+
+        def count(self, k):
+            self.started.append(k)
+            clock[0] += cost[k]
+            return 10 ** k
+
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: clock[0])
+    enum = Enum()
+    printed = []
+    with pytest.raises(cli.UsageError) as e:
+        cli._counts(enum, 50, 120, lambda k, c: printed.append((k, c)))
+    assert enum.started == [1, 2, 3] and printed == [(1, 10), (2, 100), (3, 1000)]
+    assert str(e.value) == ("--max-ops 50: counting size 4 would take 30 min or more (size 3: 30.0 s, 60x size 2), "
+                            "more than --time-limit 120; counted up to size 3: --max-ops 3, or --time-limit 0 to "
+                            "count anyway")
+    assert cli._counts(Enum(), 4, 0) == [10, 100, 1000, 10000]
+
+
+def test_enumerate_refuses_a_count_beyond_its_time_limit(capsys):
+    msg = fails(capsys, ["enumerate", "--max-ops", "9", "--inputs", "f32[2]", "--dims", "2", "--count",
+                         "--time-limit", "0.000001"])
+    assert msg.startswith("jaxsynth: error: --max-ops 9: counting size 3 would take "), msg
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")     # the one Python swallows
+def test_a_ctrl_c_python_swallows_still_ends_the_command(capsys, monkeypatch):
+    """Python drops a KeyboardInterrupt raised inside a __del__ or a gc
+    callback; the Ctrl-C is remembered, so the command still exits 130."""
+    import signal
+
+    import jaxsynth.corpus.cli as cli
+
+    class Finalized:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)      # Python prints "Exception ignored" and goes on
+
+    def command(args):
+        Finalized()
+        print("finished")
+    monkeypatch.setitem(cli.COMMANDS, "show", command)
+    assert main(["show", "anything"]) == 130
+    out, err = capsys.readouterr()
+    assert out == "finished\n" and err.splitlines()[-1] == "jaxsynth: interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler     # as it was before the command

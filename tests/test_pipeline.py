@@ -345,7 +345,7 @@ def test_a_shard_holds_each_hash_once(pinned):
     hashes = [enum.program(*enum.locate(k, 3)).structural_hash for k in range(120)]
     shard = make_shard(recipe, 0, 0, 120)
     assert len(set(hashes)) < len(hashes), "the range holds reorderings"
-    assert [h for h, _, _ in shard.lines] == list(dict.fromkeys(hashes))
+    assert [line[0] for line in shard.lines] == list(dict.fromkeys(hashes))
     assert shard.duplicates == len(hashes) - len(set(hashes)) and not shard.failures
 
 
@@ -438,3 +438,60 @@ def test_this_process_makes_every_nth_shard():
         assert all(isinstance(pool.submit(None, n, 0, 0), _Deferred) for n in (0, 3, 6))
     finally:
         pool.shutdown()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.mark.parametrize("moment", ["loading", "starting workers", "after a shard"])
+def test_ctrl_c_at_any_moment_ends_the_run_with_one_line(tmp_path, moment):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it)
+    while the command loads, while its workers start, or mid-run: exit 130
+    at once, no traceback from any process, no process left; once the run
+    has a corpus, the line says that --resume finishes it."""
+    out = tmp_path / "c"
+    run = subprocess.Popen([sys.executable, "-m", "jaxsynth", "sample", "-n", "5000", "--workers", "2",
+                            "--shard-size", "50", "--no-cache", "--out", str(out)],
+                           stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path)
+    if moment == "loading":
+        time.sleep(0.3)
+    elif moment == "starting workers":
+        while not (out / "manifest.json").exists() and run.poll() is None:
+            time.sleep(0.02)
+    else:
+        while run.poll() is None and not (out / "records-00001.jsonl").exists():
+            time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)
+    err = run.communicate(timeout=60)[1]
+    deadline = time.monotonic() + 10
+    while _group_alive(run.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    last = err.splitlines()[-1]
+    assert [line for line in err.splitlines() if line.startswith("jaxsynth: interrupted")] == [last]
+    if moment != "loading":
+        assert last == f"jaxsynth: interrupted; {out} keeps the shards made so far: the same command with " \
+                       f"--resume finishes the run"
+    assert not _group_alive(run.pid), "a worker outlived the run"
+
+
+def test_a_shard_no_longer_wanted_stops_between_chunks(monkeypatch, pinned):
+    """A worker's running shard ends (Cancelled) at its next chunk once the
+    pool says the run has its records, rather than being waited for."""
+    import threading
+
+    from jaxsynth.corpus import pipeline
+    grammar = load_grammar(pinned)
+    recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=1, strategy="batched")
+    stop = threading.Event()
+    monkeypatch.setattr(pipeline, "_STOP", [stop])
+    assert len(make_shard(recipe, 0, 0, 3).lines) == 3
+    stop.set()
+    with pytest.raises(pipeline.Cancelled):
+        make_shard(recipe, 0, 0, 3)

@@ -154,7 +154,7 @@ def test_readers_never_crash(tiny, capsys, mutations):
             for m in mutations:
                 _apply(d, m)
             before = _snapshot(d)
-            for argv in (["coverage", d], ["show", d, "-n", "10"], ["validate", d],
+            for argv in (["coverage", d], ["show", d, "-n", "10"], ["validate", d, "--workers", "1"],
                          RESUME + ["--out", d, "--resume"]):
                 code = main([str(a) for a in argv])
                 err = capsys.readouterr().err

@@ -56,3 +56,32 @@ def test_usage_error_does_not_import_jax(tmp_path, argv):
     assert r["err"].startswith("jaxsynth: error: ") and r["err"].count("\n") == 1, r["err"]
     assert r["jax"] == []
     assert list(tmp_path.iterdir()) == []       # nothing written
+
+
+def test_version_and_bare_command_answer_without_jax(tmp_path):
+    from importlib import metadata
+    r = run(["--version"], tmp_path)
+    assert r["code"] == 0 and r["jax"] == []
+    assert r["out"] == f"jaxsynth {metadata.version('jaxsynth')} (jax {metadata.version('jax')}, " \
+                       f"jaxlib {metadata.version('jaxlib')})\n"
+    r = run([], tmp_path)       # what there is to do, not a one-line complaint
+    assert r["code"] == 2 and r["jax"] == [] and r["out"] == ""
+    assert r["err"].startswith("usage: jaxsynth") and "sample" in r["err"] and "COMMAND --help" in r["err"]
+
+
+def test_python_dash_m_runs_the_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "jaxsynth", "sample", "--nosuch"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "jaxsynth: error: unrecognized arguments: --nosuch\n"
+
+
+def test_every_option_says_what_it_does():
+    import argparse
+
+    from jaxsynth.corpus.cli import build_parser
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    silent = [f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
+              for name, parser in commands.items() for a in parser._actions if not a.help]
+    assert silent == []
+    assert "sampled" not in commands["extract"].format_help() and "batch" not in commands["extract"].format_help()

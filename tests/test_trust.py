@@ -7,11 +7,13 @@ not derive.
 - Program text outside the vocabulary never executes (`safety.load_program`).
 - A hostile corpus: `validate` reports every hostile record and executes
   none; `show`, `coverage` and `--resume` create nothing. A genuine corpus
-  validates clean; an edited record fails alone.
+  validates clean; an edited record fails alone. `validate` says the same,
+  in record order, with any number of workers, its progress on stderr.
 """
 import json
 import re
 import shutil
+import sys
 
 import pytest
 
@@ -358,3 +360,90 @@ def test_validate_run_compares_eager_with_jit(genuine, capsys, monkeypatch):
     jit = jax.jit
     monkeypatch.setattr(jax, "jit", lambda fn: (lambda *a: jit(fn)(*a) * 1.001))    # a compiler 0.1% off
     assert "differs between eager and jit by up to" in v.compare_run(GOOD, types, b"seed")
+
+
+# ---------------------------------------------------------------- validate in parallel
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    """A corpus of four record files with three records edited to fail: in
+    the first file, one that lowering finds before one that derivation finds
+    (derivation runs first), and one in the third file."""
+    d = tmp_path_factory.mktemp("sharded") / "c"
+    assert main(["sample", "-n", "24", "--seed", "3", "--shard-size", "6", "--out", str(d), "--workers", "1"]) == 0
+    first, third = d / "records-00000.jsonl", d / "records-00002.jsonl"
+    records = _records(first)
+    records[1]["stablehlo"] = records[1]["stablehlo"].replace("stablehlo.", "stablehlo .", 1)
+    records[4]["python"] += "\nimport os\n"
+    _write(first, records)
+    records = _records(third)
+    records[0]["hash"] = "0" * 32
+    _write(third, records)
+    return d
+
+
+def _processes_started(monkeypatch):
+    """The worker counts validate starts process pools for, as they start."""
+    from jaxsynth.corpus import validate as v
+    asked, real = [], v.executor
+    monkeypatch.setattr(v, "executor", lambda workers: (workers > 1 and asked.append(workers)) or real(workers))
+    return asked
+
+
+def test_validate_says_the_same_with_any_number_of_workers(sharded, genuine, capsys, monkeypatch):
+    asked = _processes_started(monkeypatch)
+    said = []
+    for workers in ("1", "2"):
+        code = main(["validate", str(sharded), "--workers", workers])
+        out, err = capsys.readouterr()
+        said.append((code, out, err.splitlines()[-1]))
+    assert asked == [2], "--workers 2 checks files in a second process"
+    assert said[0] == said[1]
+    code, out, error = said[0]
+    assert code == 2 and error == f"jaxsynth: error: {sharded}: 3 of 24 records fail validation"
+    lines = out.splitlines()
+    first, third = sharded / "records-00000.jsonl", sharded / "records-00002.jsonl"
+    assert [line.split(" ", 1)[0] for line in lines[:-1]] == [f"{first}:2", f"{first}:5", f"{third}:1"], out
+    assert "stablehlo is not" in lines[0] and "not derived" in lines[1] and "hash is not" in lines[2]
+    assert lines[-1].startswith("validated 24 records: 21 pass, 3 fail")
+    assert main(["validate", str(genuine / "c"), "--workers", "4"]) == 0
+    assert asked == [2], "one file: no other process"
+
+
+def test_validate_shows_progress_on_stderr(sharded, capsys, monkeypatch):
+    """A line every few seconds off a terminal, a bar on one; stdout holds the
+    failures and the summary alone, the same either way."""
+    from jaxsynth.corpus import cli
+    monkeypatch.setattr(cli._Ticker, "EVERY", 0.001)
+    main(["validate", str(sharded), "--workers", "1"])
+    plain = capsys.readouterr()
+    assert re.search(r"validate: \d+/24 records", plain.err), plain.err[-2000:]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    main(["validate", str(sharded), "--workers", "1"])
+    bar = capsys.readouterr()
+    assert "24/24" in bar.err and bar.out == plain.out
+    assert "/24 records" not in plain.out and len(plain.out.splitlines()) == 4
+
+
+def test_validate_interrupted_stops_its_workers(sharded, capsys, monkeypatch):
+    """Ctrl-C while this process checks its second file: exit 130 with one
+    line, and the worker ended."""
+    import multiprocessing
+    import multiprocessing.connection
+    from jaxsynth.corpus import pipeline
+    asked = _processes_started(monkeypatch)
+    before = set(multiprocessing.active_children())
+    checked, real = [], pipeline._Deferred.result
+
+    def result(here):
+        if checked:
+            raise KeyboardInterrupt
+        checked.append(here)
+        return real(here)
+    monkeypatch.setattr(pipeline._Deferred, "result", result)
+    assert main(["validate", str(sharded), "--workers", "2"]) == 130
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1] == "jaxsynth: interrupted" and "Traceback" not in err
+    assert "validated" not in out and asked == [2]
+    for worker in set(multiprocessing.active_children()) - before:      # those not yet reaped
+        assert multiprocessing.connection.wait([worker.sentinel], timeout=30), "the worker ends"

@@ -128,7 +128,7 @@ def test_a_subset_that_makes_no_program_is_counted_as_a_failure():
     reasons = [r for r in shard.failures if r.startswith("NoProgram")]
     assert reasons == [f"NoProgram: no program from {SWARM_SUBSETS} swarm subsets of 1 alternatives"]
     assert shard.lines and sum(shard.failures.values()) + len(shard.lines) + shard.duplicates == 12
-    for _, line, _ in shard.lines:
+    for _, line, *_ in shard.lines:
         assert len(set(json.loads(line)["alternatives"])) == 1
 
 
