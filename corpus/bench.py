@@ -90,7 +90,7 @@ def profile(recipe, first: int, last: int, cache: FragmentCache | None) -> dict[
     import jax
     grammar, space, _ = build(recipe)
     jax.clear_caches()
-    space.clear_caches()        # as a worker's are after each shard: not what the runs before memoised
+    space.clear_caches()        # as a worker's are after each shard (the transfers' tables kept)
     composer = Composer(grammar, recipe.platform, cache)
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)

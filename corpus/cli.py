@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -462,13 +463,17 @@ def _workers(args, shards: int) -> int:
     """--workers, but no more processes than shards, and on this machine no
     more than its cores (each holds its own JAX: more only share the cores
     and multiply the memory)."""
-    workers = min(args.workers, shards)
-    cores = os.cpu_count() or 1
-    if getattr(args, "backend", "local") == "local" and workers > cores:
-        print(f"jaxsynth: warning: --workers {args.workers}: this machine has {cores} cores; using {cores}",
+    workers, have = min(args.workers, shards), cores()
+    if getattr(args, "backend", "local") == "local" and workers > have:
+        print(f"jaxsynth: warning: --workers {args.workers}: this machine has {have} cores; using {have}",
               file=sys.stderr, flush=True)
-        workers = cores
+        workers = have
     return workers
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _run(args, recipe, target, first=0, last=None, **manifest):
@@ -791,11 +796,13 @@ def _main(argv) -> int:
     # this module imports does): programs may shard over a mesh of devices
     fake_devices()
     argv = sys.argv[1:] if argv is None else list(argv)
-    INTERRUPTED[0] = False
-    try:
-        previous = signal.signal(signal.SIGINT, _on_sigint)
-    except ValueError:      # not the main thread, which alone gets signals: nothing to remember
+    INTERRUPTED[0] = ABANDONED[0] = False
+    # not the main thread (which alone gets signals), or Ctrl-C ignored (a job
+    # started with &): Python's own handling, as it is
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return _command(argv)
+    previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
         code = _command(argv)
     finally:

@@ -173,7 +173,7 @@ def summarize(files) -> Summary:
 
 # ---------------------------------------------------------------- the command line that makes a corpus
 
-def _grammar_weights(m: dict) -> tuple[dict | None, bool]:
+def grammar_weights(m: dict) -> tuple[dict | None, bool]:
     """(the weights of the grammar a corpus was made with, as its file sets
     them, or None if that grammar is not at hand; whether it is the packaged
     grammar). The manifest's own file counts only if its content is unchanged."""
@@ -191,7 +191,7 @@ def _grammar_weights(m: dict) -> tuple[dict | None, bool]:
     return None, False
 
 
-def _grammar_file(m: dict) -> str:
+def grammar_file(m: dict) -> str:
     """The file name of a corpus's grammar: a card names no directory of the
     machine that made the corpus."""
     return Path(m["grammar"]).name
@@ -200,7 +200,7 @@ def _grammar_file(m: dict) -> str:
 def _grammar_named(m: dict) -> str:
     """A corpus's grammar as its card names it: the packaged one as such,
     another by its file name; either with its sha256."""
-    name = "jaxsynth's packaged grammar" if _grammar_weights(m)[1] else f"`{_safe(_grammar_file(m))}`"
+    name = "jaxsynth's packaged grammar" if grammar_weights(m)[1] else f"`{_safe(grammar_file(m))}`"
     return f"{name} (sha256 `{_safe(m['grammar_sha256'])}`)"
 
 
@@ -258,9 +258,9 @@ def command_line(m: dict, out: str, here: bool = False) -> tuple[str, bool]:
         words += ["--dims", ",".join(map(str, dims))]
     if recipe.style != "statements":
         words += ["--style", recipe.style]
-    defaults, packaged = _grammar_weights(m)
+    defaults, packaged = grammar_weights(m)
     if not packaged:
-        words += ["--grammar", m["grammar"] if here else _grammar_file(m)]
+        words += ["--grammar", m["grammar"] if here else grammar_file(m)]
     if defaults is None:
         exact = False
     else:

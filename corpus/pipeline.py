@@ -171,6 +171,7 @@ CHUNK = 100         # programs lowered between looks at whether the shard is sti
 _STOP = [None]      # in a spawned worker: the pool's Event that says no running shard is wanted
 # whether a pool's thread waits forever on a killed worker: only os._exit ends such a process
 ABANDONED = [False]
+ABANDON_AFTER = 5.0     # seconds a stopped pool's thread has to end before it counts as waiting forever
 
 
 @lru_cache(maxsize=4)
@@ -189,10 +190,16 @@ def composer(recipe: Recipe):
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
+def _stopped() -> bool:
+    return _STOP[0] is not None and _STOP[0].is_set()
+
+
 def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
     """Generate, print, lower and serialise one shard (a pure function of its arguments)."""
     fake_devices()          # first thing in a fresh Ray worker; a no-op where already set
     gc.set_threshold(*GC_THRESHOLDS)
+    if _stopped():
+        raise Cancelled(f"shard {number}")
     grammar, space, _ = build(recipe)
     shard, seen, failures, unique = Shard(number, []), set(), Counter(), []
     before = Counter(composer(recipe).stats) if composer(recipe) is not None else Counter()
@@ -206,7 +213,7 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
             unique.append((origin, program))
     lowered = 0
     for i in range(0, len(unique), CHUNK):      # records are the same whatever the chunks
-        if _STOP[0] is not None and _STOP[0].is_set():
+        if _stopped():
             raise Cancelled(f"shard {number}")
         ways: list = []
         made = make_records(unique[i:i + CHUNK], grammar, recipe.style, platform=recipe.platform,
@@ -302,7 +309,9 @@ class _Processes(_InProcess):
             return _Deferred(fn, args)
         # a submit may start a worker: it inherits SIGINT blocked, so that
         # Ctrl-C (sent to the whole process group) is this process's alone to
-        # answer; here it waits, pending, until the submit is done
+        # answer (this thread takes it after the submit; another of ours may
+        # take it during, and then a worker may start untracked: it exits when
+        # this process does)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             return self.pool.submit(fn, *args)
@@ -319,14 +328,14 @@ class _Processes(_InProcess):
         if not now:
             self.pool.shutdown(wait=True, cancel_futures=True)
             return
-        processes = list(getattr(self.pool, "_processes", {}).values())
-        for process in processes:
+        # shutdown() forgets the pool's thread: it is taken first, to be watched
+        thread = getattr(self.pool, "_executor_manager_thread", None)
+        for process in list(getattr(self.pool, "_processes", {}).values()):
             process.terminate()
         self.pool.shutdown(wait=False, cancel_futures=True)
-        thread = getattr(self.pool, "_executor_manager_thread", None)
         if thread is not None:
-            thread.join(timeout=5)
-            ABANDONED[0] = thread.is_alive()
+            thread.join(timeout=ABANDON_AFTER)
+            ABANDONED[0] = ABANDONED[0] or thread.is_alive()
 
 
 def executor(workers: int, backend: str = "local", address: str | None = None):
@@ -388,6 +397,18 @@ class Status:
     fragments: Counter = field(default_factory=Counter)    # steps met in memory, on disk, lowered
 
 
+def _others(folder: Path) -> bool:
+    """Whether a folder holds something a new corpus would be written among.
+    Not: a .partial file (a write a crash cut short, before the first
+    manifest), a README.md of the user's (kept beside the corpus, in place of
+    its card), hidden files (.gitkeep)."""
+    try:
+        return any(not (p.name.endswith(".partial") or p.name == CARD or p.name.startswith("."))
+                   for p in folder.iterdir())
+    except OSError as e:
+        raise CorpusError(f"{folder}: cannot read: {e.strerror}") from None
+
+
 class Run:
     def __init__(self, out: Path, recipe: Recipe, manifest: dict, target: int, shard_size: int,
                  first: int = 0, last: int | None = None, resume: bool = False):
@@ -414,9 +435,7 @@ class Run:
         if resume:
             raise CorpusError(f"--resume {self.out}: no corpus to finish there (no {MANIFEST}); "
                               f"leave out --resume to start one")
-        # (a .partial file is a write a crash cut short, before the first manifest;
-        # a README.md of the user's is kept, beside the corpus, in place of its card)
-        if self.out.is_dir() and any(not p.name.endswith(".partial") and p.name != CARD for p in self.out.iterdir()):
+        if self.out.is_dir() and _others(self.out):
             raise CorpusError(f"{self.out}: not empty and not a corpus (no {MANIFEST}); choose a new or empty --out")
         try:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -494,7 +513,11 @@ class Run:
                 for future in inflight.values():
                     getattr(future, "cancel", lambda: None)()
             else:
-                pool.shutdown(now=failed)
+                try:
+                    pool.shutdown(now=failed)
+                except KeyboardInterrupt:       # while waiting for the workers' last chunks
+                    pool.shutdown(now=True)
+                    raise
         manifest = self._checkpoint(shards, status, complete=True)
         write_card(self.out)        # after the manifest: a crash between them is finished by --resume
         for partial in self.out.glob("*.partial"):     # writes a crash cut short

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform as _platform
+import sys
 import time
 from collections import Counter
 
@@ -36,8 +37,9 @@ from ..synth.safety import UnsafeProgram, load_program
 
 MANIFEST = "manifest.json"
 # of the manifest; 3: records say how they were lowered ("lowering"); 4: "attribution";
-# 5: attribution skips the frames JAX reuses from another call's trace (`lowering.op_sites`)
-FORMAT = 5
+# 5: attribution skips the frames JAX reuses from another call's trace (`lowering.op_sites`);
+# 6: a shard's "lowering" counts the records written, not every program it made
+FORMAT = 6
 PROGRAM = "(program)"   # the alternative of ops no operation of the program made
 
 
@@ -176,7 +178,11 @@ def versions() -> dict:
     import lark
     import networkx
     import numpy
-    return {"jaxsynth": metadata.version("jaxsynth"), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+    try:
+        ours = metadata.version("jaxsynth")
+    except metadata.PackageNotFoundError:       # run from a source tree, not installed
+        ours = "not installed"
+    return {"jaxsynth": ours, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
             "numpy": numpy.__version__, "lark": lark.__version__, "networkx": networkx.__version__,
             "python": _platform.python_version()}
 
@@ -186,6 +192,7 @@ def install_hint(extra: str) -> str:
     checkout (editable) by its folder, else by name from the index."""
     from importlib import metadata
     from urllib.parse import unquote, urlparse
+    pip = f"{sys.executable} -m pip"       # this environment's, which need not be the one on PATH
     for dist in metadata.distributions(name="jaxsynth"):    # a checkout's egg-info has no install record
         try:
             url = json.loads(dist.read_text("direct_url.json") or "{}")
@@ -193,8 +200,8 @@ def install_hint(extra: str) -> str:
             continue
         where = urlparse(url.get("url", ""))
         if url.get("dir_info", {}).get("editable") and where.scheme == "file":
-            return f'pip install -e "{unquote(where.path)}[{extra}]"'
-    return f'pip install "jaxsynth[{extra}]"'
+            return f'{pip} install -e "{unquote(where.path)}[{extra}]"'
+    return f'{pip} install "jaxsynth[{extra}]"'
 
 
 def shard_name(number: int) -> str:

@@ -56,7 +56,7 @@ from ..lowering import universe
 from ..synth.grammar import GrammarError, load_grammar, override_weights, profile_path, profiles, read_weights_file
 from ..synth.types import SignatureError
 from .coverage import MEASURES, Coverage, alt_matrix, compare
-from .dataset import _grammar_weights, command_line
+from .dataset import command_line, grammar_file, grammar_weights
 from .diversity import MAX_NESTING, nesting
 from .pipeline import _atomic_write
 from .quality import Quality, format_quality
@@ -792,7 +792,7 @@ def weights_apart(m: dict) -> tuple[dict | None, str | None]:
     """(the weights a manifest sets apart from those its grammar's file
     gives, the shipped profile they start from if one leaves fewer apart);
     (None, None) if that grammar is not at hand to compare with."""
-    defaults, packaged = _grammar_weights(m)
+    defaults, packaged = grammar_weights(m)
     if defaults is None:
         return None, None
     apart, profile = _apart(m["weights"], defaults), None
@@ -823,7 +823,7 @@ def _weights(m: dict) -> str:
 def _grammar(m: dict) -> str:
     """The packaged grammar as such, another by its file name: as the dataset card names it, no directory of
     the machine that made the corpus."""
-    return "jaxsynth's packaged grammar" if _grammar_weights(m)[1] else f"<code>{_e(Path(m['grammar']).name)}</code>"
+    return "jaxsynth's packaged grammar" if grammar_weights(m)[1] else f"<code>{_e(grammar_file(m))}</code>"
 
 
 def _versions(m: dict) -> str:

@@ -156,7 +156,8 @@ def _shard(entry, n: int) -> str | None:
         problem = check(entry.get(key))
         if problem:
             return f"{key!r}: {problem}"
-    if "lowering" in entry and _tally(entry["lowering"]):      # programs spliced, verified, by JAX (format 5)
+    # programs spliced, verified, by JAX (format 5); of the records written (format 6)
+    if "lowering" in entry and _tally(entry["lowering"]):
         return f"'lowering': {_tally(entry['lowering'])}"
     if entry["number"] != n:
         return f"'number' is {entry['number']}, expected {n} (shards are listed in order)"
@@ -344,29 +345,52 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def _shard_entry(file: Path) -> tuple[dict | None, dict | None]:
+    """(the manifest of the corpus a record file is a shard of, the file's
+    entry in it), or Nones."""
+    try:
+        manifest = read_manifest(file.parent) if is_regular(file.parent / MANIFEST) else None
+    except CorpusError:
+        return None, None
+    entry = next((e for e in manifest["shards"] if e["file"] == file.name), None) if manifest else None
+    return manifest, entry
+
+
+def _changed(file: Path, entry: dict) -> bool:
+    try:
+        return sha256_of(file) != entry["sha256"]
+    except OSError:
+        return True
+
+
 def bad_record(file: Path, where: str, problem: str) -> CorpusError:
     """The error for a record that breaks the schema: a DamagedShard where
     its file is a corpus's shard whose checksum differs from the manifest's."""
     message = f"{where}: not a jaxsynth record ({problem})"
-    try:
-        manifest = read_manifest(file.parent) if is_regular(file.parent / MANIFEST) else None
-        entry = next((e for e in manifest["shards"] if e["file"] == file.name), None) if manifest else None
-        if entry is not None and sha256_of(file) != entry["sha256"]:
-            return DamagedShard(f"{message}; the shard is not what its manifest's checksum says (a run cut "
-                                f"short, or a changed file)", manifest, file.parent)
-    except (CorpusError, OSError):
-        pass
-    return CorpusError(message)
+    manifest, entry = _shard_entry(file)
+    if entry is None or not _changed(file, entry):
+        return CorpusError(message)
+    return DamagedShard(f"{message}; the shard is not what its manifest's checksum says (a run cut short, or a "
+                        f"changed file)", manifest, file.parent)
 
 
 def checked_records(files):
     """(file:line, record) of every record of these files; the first that
-    breaks the schema is a CorpusError naming its line (`bad_record`)."""
-    for file in files:
+    breaks the schema is a CorpusError naming its line (`bad_record`), and
+    a shard cut at a line's end (fewer records than its manifest lists, and
+    not its checksum) a DamagedShard, once read. A shard edited into other
+    valid records is read: `validate` is what judges records."""
+    for file in map(Path, files):
+        n = 0
         for where, record, problem in iter_records([file]):
             if problem:
-                raise bad_record(Path(file), where, problem)
+                raise bad_record(file, where, problem)
+            n += 1
             yield where, record
+        manifest, entry = _shard_entry(file)
+        if entry is not None and n < entry["records"] and _changed(file, entry):
+            raise DamagedShard(f"{file}: {n} of the {entry['records']} records its manifest lists (a run cut "
+                               f"short, or a changed file)", manifest, file.parent)
 
 
 def read_records(path):

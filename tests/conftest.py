@@ -40,3 +40,11 @@ def grammar():
 @pytest.fixture(scope="session")
 def space(grammar):
     return Space(grammar)
+
+
+@pytest.fixture(autouse=True)
+def enough_cores(monkeypatch):
+    """Runs cap --workers at the machine's cores; tests that compare worker
+    counts mean the counts they ask for, on any machine."""
+    from jaxsynth.corpus import cli
+    monkeypatch.setattr(cli, "cores", lambda: max(os.cpu_count() or 1, 4))

@@ -9,6 +9,7 @@ the expected line number is computed from the edited text.
 import json
 import os
 import re
+import sys
 
 import pytest
 
@@ -384,6 +385,17 @@ def test_a_cut_shard_names_the_command_that_repairs_it(capsys, tmp_path, command
     assert main(repair.split()[1:]) == 0 and shard.read_bytes() == whole
 
 
+def test_a_shard_cut_at_a_line_end_is_refused_once_read(capsys, tmp_path):
+    out = tmp_path / "c"
+    assert main(["sample", "-n", "12", "--seed", "2", "--shard-size", "6", "--workers", "1", "--out", str(out)]) == 0
+    shard = out / "records-00000.jsonl"
+    shard.write_bytes(b"".join(shard.read_bytes().splitlines(keepends=True)[:4]))
+    capsys.readouterr()
+    msg = fails(capsys, ["coverage", out])
+    assert msg == f"jaxsynth: error: {shard}: 4 of the 6 records its manifest lists (a run cut short, or a " \
+                  f"changed file); to make it again: jaxsynth sample -n 12 --seed 2 --shard-size 6 --out {out} --resume", msg
+
+
 def test_a_record_of_a_whole_shard_that_breaks_the_schema_has_no_repair(capsys, tmp_path):
     (tmp_path / "records-00000.jsonl").write_text(json.dumps(RECORD) + "\n[1, 2]\n")
     assert "--resume" not in fails(capsys, ["coverage", tmp_path])
@@ -394,7 +406,7 @@ def test_workers_beyond_the_cores_are_capped_with_a_warning(capsys, tmp_path, mo
     made = []
     real = cli.executor
     monkeypatch.setattr(cli, "executor", lambda workers, *a: made.append(workers) or real(workers, *a))
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cli, "cores", lambda: 1)
     argv = ["sample", "-n", "8", "--shard-size", "2", "--workers", "64", "--out", str(tmp_path / "c")]
     assert main(argv) == 0
     assert made == [1]
@@ -414,10 +426,10 @@ def test_an_extra_is_installed_the_way_jaxsynth_was(monkeypatch, tmp_path):
         def read_text(self, name):
             return self.record if name == "direct_url.json" else None
 
-    where = tmp_path / "my clone"
-    cases = {json.dumps({"url": where.as_uri(), "dir_info": {"editable": True}}): f'pip install -e "{where}[report]"',
-             json.dumps({"url": "https://x/jaxsynth-0.1.0.whl", "archive_info": {}}): 'pip install "jaxsynth[report]"',
-             None: 'pip install "jaxsynth[report]"'}
+    where, pip = tmp_path / "my clone", f"{sys.executable} -m pip"      # this environment's pip
+    cases = {json.dumps({"url": where.as_uri(), "dir_info": {"editable": True}}): f'{pip} install -e "{where}[report]"',
+             json.dumps({"url": "https://x/jaxsynth-0.1.0.whl", "archive_info": {}}): f'{pip} install "jaxsynth[report]"',
+             None: f'{pip} install "jaxsynth[report]"'}
     for record, hint in cases.items():
         monkeypatch.setattr(metadata, "distributions", lambda name=None, r=record: [Dist(r)])
         assert install_hint("report") == hint

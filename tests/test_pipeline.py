@@ -483,15 +483,63 @@ def test_ctrl_c_at_any_moment_ends_the_run_with_one_line(tmp_path, moment):
 
 def test_a_shard_no_longer_wanted_stops_between_chunks(monkeypatch, pinned):
     """A worker's running shard ends (Cancelled) at its next chunk once the
-    pool says the run has its records, rather than being waited for."""
+    pool says the run has its records, rather than being waited for; a
+    shard not started yet does not even sample."""
     import threading
 
     from jaxsynth.corpus import pipeline
     grammar = load_grammar(pinned)
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=1, strategy="batched")
-    stop = threading.Event()
+    stop, chunks, real = threading.Event(), [], pipeline.make_records
     monkeypatch.setattr(pipeline, "_STOP", [stop])
-    assert len(make_shard(recipe, 0, 0, 3).lines) == 3
-    stop.set()
+    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    assert len(make_shard(recipe, 0, 0, 5).lines) == 5
+
+    def make_records(items, *args, **kwargs):
+        chunks.append(len(items))
+        stop.set()          # the run got its records while this chunk was made
+        return real(items, *args, **kwargs)
+    monkeypatch.setattr(pipeline, "make_records", make_records)
     with pytest.raises(pipeline.Cancelled):
-        make_shard(recipe, 0, 0, 3)
+        make_shard(recipe, 0, 0, 5)
+    assert chunks == [2]
+    monkeypatch.setattr(pipeline, "programs", lambda *a: pytest.fail("a cancelled shard sampled"))
+    with pytest.raises(pipeline.Cancelled):
+        make_shard(recipe, 1, 5, 10)
+
+
+def test_chunks_change_no_byte(reference, tmp_path, monkeypatch):
+    """Shards are lowered a chunk at a time: chunks smaller than a shard give
+    the same corpus and manifest."""
+    from jaxsynth.corpus import pipeline
+    monkeypatch.setattr(pipeline, "CHUNK", 3)
+    _sample(tmp_path / "c", "--workers", "1")
+    assert _bytes(tmp_path / "c") == _bytes(reference)
+
+
+def test_a_pool_thread_that_never_ends_makes_the_command_exit_hard(monkeypatch):
+    """A worker killed while it sent its result leaves the pool's thread
+    waiting forever, which a normal exit would join: the run is marked
+    ABANDONED, and main ends the process with os._exit (and only then)."""
+    import threading
+
+    from jaxsynth.corpus import cli, pipeline
+    hang = threading.Event()
+    stuck = threading.Thread(target=hang.wait, daemon=True)
+    stuck.start()
+    pool = pipeline._Processes(2)
+    real = pool.pool
+    monkeypatch.setattr(pipeline, "ABANDON_AFTER", 0.1)
+    monkeypatch.setattr(real, "_executor_manager_thread", stuck)
+    try:
+        pool.shutdown(now=True)
+        assert pipeline.ABANDONED == [True]
+        exits = []
+        monkeypatch.setattr(os, "_exit", exits.append)
+        monkeypatch.setattr(cli, "_command", lambda argv: (pipeline.ABANDONED.__setitem__(0, True), 130)[1])
+        assert cli.main(["sample"]) == 130 and exits == [130]
+        monkeypatch.setattr(cli, "_command", lambda argv: 0)
+        assert cli.main(["sample"]) == 0 and exits == [130], "a new command starts not abandoned"
+    finally:
+        hang.set()
+        pipeline.ABANDONED[0] = False
