@@ -55,17 +55,17 @@ class Mismatch(Exception):
 
 
 def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platform: str = "cpu",
-                 symbolic: bool = False, composer=None, verify: float = 0.0, stats: Counter | None = None,
-                 times: Counter | None = None, ways: list | None = None):
+                 symbolic: bool = False, composer=None, verify: float = 0.0, times: Counter | None = None,
+                 ways: list | None = None):
     """[(origin fields, program)] -> (program, record or LoweringError) for each,
     printed and lowered for `platform` (symbolically or not). With a
     `compose.Composer`, a program is spliced from its steps' lowerings where
     that gives JAX's text, and the fraction `verify` of them (chosen by
     hash) is lowered by JAX as well and compared: a difference raises
     Mismatch. The others are lowered by JAX, `batch` at a time (see
-    `lowering.lower_batch`). `stats` counts programs spliced, verified and
-    lowered by JAX, and `ways` gets each program's in order (the keys of
-    `stats` it counts in); `times` adds up the seconds of each stage."""
+    `lowering.lower_batch`). `ways` gets, for each program in order, how it
+    was lowered: ("spliced",), ("spliced", "verified") or ("by_jax",);
+    `times` adds up the seconds of each stage."""
     items = list(items)
     times = Counter() if times is None else times
     how = {"platform": platform, "symbolic": symbolic}
@@ -90,10 +90,6 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
     times["programs lowered by JAX"] += time.perf_counter() - t2
     way = [("by_jax",) if c is None or c.whole else ("spliced", "verified") if checked[k] else ("spliced",)
            for k, c in enumerate(composed)]
-    if stats is not None:
-        stats.update({"spliced": 0, "verified": 0, "by_jax": 0})
-        for w in way:
-            stats.update(w)
     if ways is not None:
         ways.extend(way)
     for k, ((origin, program), source, c) in enumerate(zip(items, sources, composed)):

@@ -31,10 +31,10 @@ def composer(grammar):
 def _lower(composer, grammar, programs, style="statements"):
     """Records of programs, each spliced program lowered by JAX as well and
     compared (a difference raises Mismatch); and how they were lowered."""
-    stats = Counter()
+    ways = []
     records = list(make_records([({"id": f"p{k}"}, p) for k, p in enumerate(programs)], grammar, style,
-                                composer=composer, verify=1.0, stats=stats))
-    return records, stats
+                                composer=composer, verify=1.0, ways=ways))
+    return records, Counter(key for way in ways for key in way)
 
 
 def _program(space, body: str, signature: str):
