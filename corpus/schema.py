@@ -345,13 +345,15 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _shard_entry(file: Path) -> tuple[dict | None, dict | None]:
+def _shard_entry(file: Path, manifests: dict) -> tuple[dict | None, dict | None]:
     """(the manifest of the corpus a record file is a shard of, the file's
-    entry in it), or Nones."""
-    try:
-        manifest = read_manifest(file.parent) if is_regular(file.parent / MANIFEST) else None
-    except CorpusError:
-        return None, None
+    entry in it), or Nones; `manifests` keeps each directory's, read once."""
+    if file.parent not in manifests:
+        try:
+            manifests[file.parent] = read_manifest(file.parent) if is_regular(file.parent / MANIFEST) else None
+        except CorpusError:
+            manifests[file.parent] = None
+    manifest = manifests[file.parent]
     entry = next((e for e in manifest["shards"] if e["file"] == file.name), None) if manifest else None
     return manifest, entry
 
@@ -367,7 +369,7 @@ def bad_record(file: Path, where: str, problem: str) -> CorpusError:
     """The error for a record that breaks the schema: a DamagedShard where
     its file is a corpus's shard whose checksum differs from the manifest's."""
     message = f"{where}: not a jaxsynth record ({problem})"
-    manifest, entry = _shard_entry(file)
+    manifest, entry = _shard_entry(file, {})
     if entry is None or not _changed(file, entry):
         return CorpusError(message)
     return DamagedShard(f"{message}; the shard is not what its manifest's checksum says (a run cut short, or a "
@@ -380,6 +382,7 @@ def checked_records(files):
     a shard cut at a line's end (fewer records than its manifest lists, and
     not its checksum) a DamagedShard, once read. A shard edited into other
     valid records is read: `validate` is what judges records."""
+    manifests: dict = {}
     for file in map(Path, files):
         n = 0
         for where, record, problem in iter_records([file]):
@@ -387,7 +390,7 @@ def checked_records(files):
                 raise bad_record(file, where, problem)
             n += 1
             yield where, record
-        manifest, entry = _shard_entry(file)
+        manifest, entry = _shard_entry(file, manifests)
         if entry is not None and n < entry["records"] and _changed(file, entry):
             raise DamagedShard(f"{file}: {n} of the {entry['records']} records its manifest lists (a run cut "
                                f"short, or a changed file)", manifest, file.parent)
