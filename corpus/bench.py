@@ -35,7 +35,7 @@ from ..synth.rules import SHAPES
 from ..synth.safety import load_program
 from ..synth.types import parse_signature
 from .compose import Composer, FragmentCache
-from .pipeline import GC_THRESHOLDS, Recipe, Run, build, executor, programs
+from .pipeline import GC_THRESHOLDS, Recipe, Run, build, executor, programs, shared
 from .pipeline import composer as process_composer
 from .records import make_records
 
@@ -80,7 +80,7 @@ def pipeline(recipe, first: int, last: int, out: Path, workers: int, shard_size:
     start = time.perf_counter()
     run = Run(out, recipe, {}, last - first if recipe.kind == "enumerate" else last, shard_size,
               first, last if recipe.kind == "enumerate" else None)
-    _, status = run.execute(executor(workers))
+    _, status = run.execute(executor(workers, setup=shared(recipe)))
     return (last - first) / (time.perf_counter() - start), status
 
 

@@ -29,7 +29,7 @@ from .tune import SOLVERS
 from .coverage import (ALT_FIELDS, COMPARE_FIELDS, MEASURES, OP_FIELDS, alt_matrix, alt_rows, collect, compare,
                        format_alt_matrix, format_compare, format_report, op_rows, to_csv)
 from .quality import Quality
-from .pipeline import ABANDONED, Recipe, Run, build, executor
+from .pipeline import ABANDONED, Recipe, Run, build, executor, shared
 from .bench import ENUMERATE, SHARD
 from .compose import default_cache_root
 from .records import CorpusError, Mismatch, install_hint
@@ -476,10 +476,18 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _run(args, recipe, target, first=0, last=None, **manifest):
+def _pool(args, target, setup=()):
+    """The run's executor, its workers starting now. Made before --out
+    exists: a failed join leaves nothing."""
+    pool = executor(_workers(args, -(-target // _shard_size(args, target))), args.backend, args.address, setup)
+    if hasattr(pool, "warm"):
+        pool.warm()
+    return pool
+
+
+def _run(args, recipe, target, first=0, last=None, pool=None, **manifest):
     shard_size = _shard_size(args, target)
-    # before --out exists: a failed join leaves nothing
-    pool = executor(_workers(args, -(-target // shard_size)), args.backend, args.address)
+    pool = pool or _pool(args, target, shared(recipe))
     try:
         run = Run(args.out, recipe, manifest, target, shard_size, first, last, resume=args.resume)
     except BaseException:
@@ -525,6 +533,19 @@ def cmd_sample(args):
     if args.uniform and args.swarm:
         raise UsageError("--swarm: not with --uniform (a uniform draw is among the programs of all alternatives)")
     cache = _cache(args)
+    way = "-uniform" if args.uniform else f"-swarm{args.swarm}" if args.swarm else ""
+    args.out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}{way}"
+    # workers start while the grammar loads (a uniform run's share what is counted here)
+    pool = None if args.uniform else _pool(args, args.n)
+    try:
+        _sample(args, inputs, cache, pool)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(now=True)
+        raise
+
+
+def _sample(args, inputs, cache, pool):
     grammar = _grammar(args)
     config = Config(pools=_pools(args), max_ops=args.max_ops, batched=args.symbolic)
     recipe = _recipe("sample", args, grammar, config, inputs, cache, seed=args.seed, uniform=args.uniform,
@@ -541,9 +562,7 @@ def cmd_sample(args):
         if args.n > total:
             raise UsageError(f"-n {args.n}: only {total} programs of size 1..{args.max_ops} "
                              f"for --inputs {args.inputs}")
-    way = "-uniform" if args.uniform else f"-swarm{args.swarm}" if args.swarm else ""
-    args.out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}{way}"
-    _run(args, recipe, args.n)
+    _run(args, recipe, args.n, pool=pool)
 
 
 def cmd_enumerate(args):
@@ -553,7 +572,8 @@ def cmd_enumerate(args):
     cache = _cache(args) if args.out is not None else None
     grammar = _grammar(args)
     config = Config(pools=_pools(args), batched=args.symbolic)
-    enum = Enumeration(Space(grammar, config), inputs)
+    recipe = _recipe("enumerate", args, grammar, config, inputs, cache, max_size=args.max_ops)
+    enum = build(recipe)[2]     # the pipeline's own (cached): what is counted here serves its shards
     listing = args.count or (args.index is None and args.out is None)
     counts = _counts(enum, args.max_ops, args.time_limit, (lambda k, c: print(f"size {k}: {c}", flush=True)) if listing else None)
     total = sum(counts)
@@ -570,7 +590,6 @@ def cmd_enumerate(args):
         size, k = enum.locate(args.index, args.max_ops)
         print(to_source(enum.program(size, k).tree, grammar, args.style), end="")
     if args.out is not None:
-        recipe = _recipe("enumerate", args, grammar, config, inputs, cache, max_size=args.max_ops)
         _run(args, recipe, last - first, first, last, shard=[i, n])
 
 

@@ -234,7 +234,7 @@ class Composer:
             texts = [printed(missing[s].tree, self.grammar) for s in chunk]
             loaded = [load_source(source) for source, _ in texts]
             jobs = [(fn, [t.spec() for t in missing[s].inputs]) for fn, s in zip(loaded, chunk) if callable(fn)]
-            lowered = iter(lower_flat(jobs, self.platform))
+            lowered = iter(lower_flat(jobs, self.platform, canonical=False))     # spliced and printed again
             for s, (_, spans), fn in zip(chunk, texts, loaded):
                 low = next(lowered) if callable(fn) else fn
                 if isinstance(low, LoweringError):

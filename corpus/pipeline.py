@@ -106,15 +106,34 @@ def provenance(recipe: Recipe) -> dict:
     return {"grammar": recipe.grammar_path, "grammar_sha256": grammar.sha256, "weights": grammar.weights()}
 
 
-@lru_cache(maxsize=4)
 def build(recipe: Recipe):
-    """(grammar, space, enumeration or None) of a recipe, cached per process."""
-    grammar = load_grammar(recipe.grammar_path, recipe.grammar_text, parser=False)    # the run loaded it whole
-    if recipe.weights:
-        grammar = override_weights(grammar, [("recipe", n, str(w)) for n, w in recipe.weights])
-    space = Space(grammar, recipe.config)
-    enum = Enumeration(space, recipe.inputs) if recipe.kind == "enumerate" or recipe.uniform else None
-    return grammar, space, enum
+    """(grammar, space, enumeration or None) of a recipe, cached per process
+    (recipes that differ only in how programs are lowered share them)."""
+    enumerates = recipe.kind == "enumerate" or recipe.uniform
+    return _build(recipe.grammar_path, recipe.grammar_text, recipe.weights, recipe.config,
+                  recipe.inputs if enumerates else None)
+
+
+@lru_cache(maxsize=4)
+def _build(grammar_path, grammar_text, weights, config, inputs):
+    grammar = load_grammar(grammar_path, grammar_text, parser=False)    # the run loaded it whole
+    if weights:
+        grammar = override_weights(grammar, [("recipe", n, str(w)) for n, w in weights])
+    space = Space(grammar, config)
+    return grammar, space, Enumeration(space, inputs) if inputs is not None else None
+
+
+def shared(recipe: Recipe) -> tuple:
+    """What this process worked out for a recipe that its workers would
+    otherwise work out again, each on its own: the counts of its
+    enumeration (seconds of a worker's start). The `setup` of `executor`."""
+    enum = build(recipe)[2]
+    return ((learn, recipe, enum.counted()),) if enum is not None else ()
+
+
+def learn(recipe: Recipe, counted: dict) -> None:
+    """In a worker: take the counts this recipe's enumeration has in the driver."""
+    build(recipe)[2].learn(counted)
 
 
 def programs(recipe: Recipe, start: int, stop: int):
@@ -259,21 +278,70 @@ class _InProcess:
 
 
 class _Deferred:
-    """A call made in this process when its result is wanted."""
+    """A call made in this process when its result is wanted, or earlier
+    (`run`) by a process that would otherwise wait."""
 
     def __init__(self, fn, args):
-        self.fn, self.args = fn, args
+        self.fn, self.args, self.ran, self.value, self.error = fn, args, False, None, None
+
+    def run(self) -> None:
+        if not self.ran:
+            self.ran = True
+            try:
+                self.value = self.fn(*self.args)
+            except Exception as e:      # raised where the result is wanted, in its turn
+                self.error = e
 
     def result(self):
-        return self.fn(*self.args)
+        self.run()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
-def _start_worker(parent: int, stop) -> None:
+class _Remote:
+    """A worker's piece of work. While it is not done, the process that
+    wants it makes its own pieces already asked for, rather than wait."""
+
+    def __init__(self, future, pool):
+        self.future, self.pool = future, pool
+
+    def result(self):
+        while not self.future.done() and self.pool.ahead():
+            pass
+        return self.future.result()
+
+    def cancel(self) -> bool:
+        return self.future.cancel()
+
+
+def _start_worker(parent: int, stop, setup) -> None:
     """A spawned worker's first act: fake devices before JAX's backend starts,
-    an exit when the driver dies, and the Event that cancels its shard."""
+    an exit when the driver dies, the Event that cancels its shard, and
+    what the driver shares (`shared`)."""
+    import atexit
     fake_devices()
     _exit_with_parent(parent)
     _STOP[0] = stop
+    atexit.register(_exit_now)      # the first exit handler registered is the last run
+    for fn, *args in setup:
+        fn(*args)
+
+
+def _exit_now() -> None:
+    """A worker's end once the exit handlers have run, without taking its
+    heap apart (JAX, the pieces): that took most of a second of each run."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _warm() -> None:
+    """A worker's first steps, taken while the driver still loads: JAX
+    imported, its backend and lowering started."""
+    import jax
+    import jax.numpy as jnp
+    jax.jit(jnp.negative).lower(jax.ShapeDtypeStruct((1,), jnp.float32)).as_text()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -290,23 +358,29 @@ def _exit_with_parent(parent: int) -> None:
 
 class _Processes(_InProcess):
     """Work done by `workers` processes: this one (every workers-th piece,
-    when its result is wanted) and workers - 1 spawned ones. This one is
-    ready at once, and would otherwise only wait: a run pays for one
-    process start fewer, and one shard needs no other process at all."""
+    when its result is wanted or while it waits for a worker's) and
+    workers - 1 spawned ones. This one is ready at once, and would otherwise
+    only wait: a run pays for one process start fewer, and one shard needs
+    no other process at all."""
 
-    def __init__(self, workers):
+    def __init__(self, workers, setup=()):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         # spawn: forking a process in which JAX already runs can deadlock
         context = multiprocessing.get_context("spawn")
         self.stop = context.Event()
         self.pool = ProcessPoolExecutor(workers - 1, mp_context=context,
-                                        initializer=_start_worker, initargs=(os.getpid(), self.stop))
+                                        initializer=_start_worker, initargs=(os.getpid(), self.stop, setup))
         self.parallelism = workers
+        self.mine: list[_Deferred] = []     # this process's pieces, in the order asked for
 
     def call(self, k: int, fn, *args):
         if k % self.parallelism == 0:
-            return _Deferred(fn, args)
+            self.mine.append(_Deferred(fn, args))
+            return self.mine[-1]
+        return _Remote(self._submit(fn, *args), self)
+
+    def _submit(self, fn, *args):
         # a submit may start a worker: it inherits SIGINT blocked, so that
         # Ctrl-C (sent to the whole process group) is this process's alone to
         # answer (this thread takes it after the submit; another of ours may
@@ -318,12 +392,28 @@ class _Processes(_InProcess):
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
+    def warm(self) -> None:
+        """Start the workers now (`_warm`), rather than at the first shard."""
+        for _ in range(self.parallelism - 1):
+            self._submit(_warm)
+
+    def ahead(self) -> bool:
+        """Make the first piece of this process's not made yet; False if none is left."""
+        while self.mine and self.mine[0].ran:
+            self.mine.pop(0)
+        if not self.mine:
+            return False
+        self.mine.pop(0).run()
+        return True
+
     def shutdown(self, now: bool = False):
         """Cancel the shards not started and stop those running: between
         chunks, or with `now` (an error, Ctrl-C) at once. A worker killed
         while it sends its result leaves half a message in the pipe, on which
         the pool's thread then waits forever: if it is still waiting after
         a few seconds, the process has to end with `os._exit` (`ABANDONED`)."""
+        if self.stop.is_set():      # shut down already
+            return
         self.stop.set()
         if not now:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -338,13 +428,15 @@ class _Processes(_InProcess):
             ABANDONED[0] = ABANDONED[0] or thread.is_alive()
 
 
-def executor(workers: int, backend: str = "local", address: str | None = None):
+def executor(workers: int, backend: str = "local", address: str | None = None, setup: tuple = ()):
     """What makes a run's shards: `workers` local processes (this one among
-    them), or the tasks of a Ray cluster."""
+    them), or the tasks of a Ray cluster. `setup`, calls (fn, *args), is
+    done first in each spawned process (a cluster's tasks work out for
+    themselves what it would give them)."""
     if backend == "ray":
         from .cluster import RayExecutor        # Ray, an optional extra, only when asked for
         return RayExecutor(address)
-    return _InProcess() if workers <= 1 else _Processes(workers)
+    return _InProcess() if workers <= 1 else _Processes(workers, setup)
 
 
 # ---------------------------------------------------------------- files
@@ -491,7 +583,11 @@ class Run:
         failed = True
         try:
             while status.records < self.target and self._in_range(number):
-                while len(inflight) < depth and (n := next(upcoming, None)) is not None:
+                # no more programs asked for than records are missing: a shard is made
+                # at once where a process has nothing else to do (`_Remote`)
+                while len(inflight) < depth and status.records + sum(
+                        stop - start for start, stop in map(self._range, inflight)) < self.target \
+                        and (n := next(upcoming, None)) is not None:
                     inflight[n] = pool.submit(self.recipe, n, *self._range(n))
                 if number in valid:
                     entry = self._reuse(number, status, seen)

@@ -17,12 +17,16 @@ alike (tests/test_flat.py compares them).
 
 What it cannot cut goes to `lower_batch`, which lowers anything: a function
 over a device mesh (its module's header and shardings belong to the whole
-module), a batch that does not trace or lower, an op without a scope it can
-place, results that are not an array or a flat tuple.
+module), a function that does not trace or lower (found by lowering the
+failing batch in halves), an op without a scope it can place, results that
+are not an array or a flat tuple.
 """
 from __future__ import annotations
 
+import inspect
 import re
+import types
+from collections import Counter
 
 from .batch import (SYMBOL, _result_names, _single_device, helper_order, lower_batch, module_text, names_a_mesh,
                     result_info)
@@ -35,21 +39,45 @@ _ARG = re.compile(r"%arg(\d+)\b")
 _VALUE = re.compile(r"%[\w$.\-]+")
 
 
-def lower_flat(items, platform: str = "cpu") -> list:
+def lower_flat(items, platform: str = "cpu", canonical: bool = True) -> list:
     """[(fn, specs)] -> [Lowered or LoweringError], each as `lower(fn, specs,
     platform)` gives it. Functions are told apart by their source files
     (sites are positions in them): with two from one file, `lower_batch`
-    lowers them all."""
+    lowers them all. Not `canonical`, a function's text is what MLIR
+    parses as that module, its values named as the outer module names
+    them, not as MLIR prints them (a third of the cost of cutting: for who
+    will splice and print it again)."""
     check_platform(platform)
     items = list(items)
-    out = _flat(items, platform)
+    out = [None] * len(items)
+    # a function over a mesh makes the whole module another (`_flat` would trace
+    # the rest again without it): one whose code makes a mesh goes to lower_batch
+    flat = [k for k, (fn, _) in enumerate(items) if not _makes_a_mesh(fn)]
+    for k, low in zip(flat, _flat([items[k] for k in flat], platform, canonical)):
+        out[k] = low
     rest = [k for k, low in enumerate(out) if low is None]
     for k, low in zip(rest, lower_batch([items[k] for k in rest], platform)):
         out[k] = low
     return out
 
 
-def _flat(items, platform) -> list:
+MESHES = frozenset({"Mesh", "make_mesh", "AbstractMesh"})     # what a function over a mesh calls to make one
+
+
+def _makes_a_mesh(fn) -> bool:
+    """Whether a function's code (its nested functions' too) names a maker
+    of meshes: a hint only, `_flat` sees meshes in the jaxpr."""
+    stack = [getattr(inspect.unwrap(fn), "__code__", None)]
+    while stack:
+        code = stack.pop()
+        if code is not None:
+            if MESHES.intersection(code.co_names):
+                return True
+            stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return False
+
+
+def _flat(items, platform, canonical=True) -> list:
     """Each function's Lowered, or None where `lower_batch` must lower it."""
     import jax
     if len(items) < 2 or len({source_file(fn) for fn, _ in items}) < len(items):
@@ -70,12 +98,12 @@ def _flat(items, platform) -> list:
     try:
         traced = jax.jit(outer).trace(*[s for _, specs in items for s in specs])
     except Exception:
-        return [None] * len(items)
+        return _halves(items, platform, canonical)
     meshed = {_step(str(eqn.source_info.name_stack)) for eqn in traced.jaxpr.eqns if names_a_mesh(eqn)}
     if meshed:
         # a mesh changes the whole module (header, shardings of scalars): lower the others again
         keep = [k for k in range(len(items)) if k not in meshed]
-        again = _flat([items[k] for k in keep], platform) if None not in meshed else [None] * len(keep)
+        again = _flat([items[k] for k in keep], platform, canonical) if None not in meshed else [None] * len(keep)
         out = [None] * len(items)
         for k, low in zip(keep, again):
             out[k] = low
@@ -83,9 +111,20 @@ def _flat(items, platform) -> list:
     try:
         lowered = traced.lower(lowering_platforms=(platform,))
         text, module = lowered.as_text(), lowered.compiler_ir("stablehlo")
-        return _cut(items, text, module, treedefs, weak)
+    except Exception:
+        return _halves(items, platform, canonical)
+    try:
+        return _cut(items, text, module, treedefs, weak, canonical)
     except Exception:
         return [None] * len(items)
+
+
+def _halves(items, platform, canonical) -> list:
+    """A batch that does not trace or lower, as two: a function that fails
+    costs the lowering of the halves it is in, not each of its batch alone."""
+    half = len(items) // 2
+    return _flat(items[:half], platform, canonical) + _flat(items[half:], platform, canonical) if half \
+        else [None] * len(items)
 
 
 def _step(location: str) -> int | None:
@@ -147,7 +186,7 @@ class _Module:
         self.calls = {name: [m.group(1) for line in lines[1:] for m in SYMBOL.finditer(line) if m.group(1) in self.funcs]
                       for name, lines in self.funcs.items()}
 
-    def function(self, k, fn, offset, arity, first, n_out, treedef, weak) -> Lowered | None:
+    def function(self, k, fn, offset, arity, first, n_out, treedef, weak, canonical=True) -> Lowered | None:
         """Function k's Lowered, whose inputs are main's arguments offset..offset+arity-1
         and whose results are main's first..first+n_out-1; None where it cannot be cut."""
         mine = self.returned[first:first + n_out]
@@ -180,19 +219,23 @@ class _Module:
                 "  }"]
         order = helper_order(self.calls, [m.group(1) for line in lines for m in SYMBOL.finditer(line)
                                           if m.group(1) in self.funcs])
-        text, ops = reprint(module_text(self.header, f"jit_{fn.__name__}", main, order, self.funcs))
+        text = module_text(self.header, f"jit_{fn.__name__}", main, order, self.funcs)
         sites = sites_of([self.ops[c] for c in owned], {f: self.func_ops[f] for f in order}, source_file(fn),
                          main_ops=("func.func", "func.return"))
-        return Lowered(text, ops, sites=sites, weak=weak, kept=tuple(kept))
+        ops: Counter = Counter()
+        for _, op, n in sites:      # sites add up to the module's op counts
+            ops[op] += n
+        return Lowered(reprint(text)[0] if canonical else text, dict(sorted(ops.items())), sites=sites, weak=weak,
+                       kept=tuple(kept))
 
 
-def _cut(items, text, module, treedefs, weak) -> list:
+def _cut(items, text, module, treedefs, weak, canonical) -> list:
     whole = _Module(text, module)
     out, offset, first = [], 0, 0
     for k, (fn, specs) in enumerate(items):
         n_out = treedefs[k].num_leaves
         try:
-            out.append(whole.function(k, fn, offset, len(specs), first, n_out, treedefs[k], weak[k]))
+            out.append(whole.function(k, fn, offset, len(specs), first, n_out, treedefs[k], weak[k], canonical))
         except Exception:       # this one alone, by lower_batch
             out.append(None)
         offset += len(specs)

@@ -582,7 +582,7 @@ class Enumeration:
     def __init__(self, space: Space, inputs: tuple[Type, ...]):
         self.space, self.inputs = space, tuple(inputs)
         self._full = (1 << len(self.inputs)) - 1
-        self._count = lru_cache(maxsize=None)(self._count_uncached)
+        self._counted: dict = {}      # (types, unused, r) -> number of programs: see `counted`
         self._chain = lru_cache(maxsize=None)(self._chain_uncached)
         self._fill = lru_cache(maxsize=None)(self._fill_uncached)
         self._steps = lru_cache(maxsize=None)(self._steps_uncached)
@@ -678,8 +678,21 @@ class Enumeration:
 
     # ------------------------------------------------------------ counting
 
-    def _count_uncached(self, types, unused, r) -> int:
-        return sum(size for _, size, _ in self._program_blocks(types, unused, r))
+    def _count(self, types, unused, r) -> int:
+        n = self._counted.get((types, unused, r))
+        if n is None:
+            n = self._counted[types, unused, r] = sum(size for _, size, _ in self._program_blocks(types, unused, r))
+        return n
+
+    def counted(self) -> dict:
+        """What counting found so far, state by state: given to `learn` in
+        another process (a worker of the same run), it spares that process the
+        counting, and unranking there visits only the states its indices need."""
+        return dict(self._counted)
+
+    def learn(self, counted: dict) -> None:
+        """Take the `counted` of an enumeration of the same space and inputs."""
+        self._counted.update(counted)
 
     def _chain_uncached(self, body, outer, depth, k) -> dict[int, int]:
         """mask of inputs read -> number of chains"""

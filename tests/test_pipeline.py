@@ -543,3 +543,98 @@ def test_a_pool_thread_that_never_ends_makes_the_command_exit_hard(monkeypatch):
     finally:
         hang.set()
         pipeline.ABANDONED[0] = False
+
+
+def test_this_process_makes_its_next_shard_while_a_worker_is_busy():
+    """Waiting for a worker's shard, this process makes its own next one
+    (asked for later) rather than wait; an error of it is raised in its turn."""
+    from jaxsynth.corpus.pipeline import _Processes
+    pool = _Processes(2)
+    made = []
+    try:
+        first = pool.call(0, made.append, 0)
+        slow = pool.call(1, time.sleep, 2)
+        second = pool.call(2, made.append, 2)
+        failing = pool.call(4, lambda: 1 / 0)
+        assert first.result() is None and made == [0]
+        slow.result()
+        assert made == [0, 2], "made while the worker slept"
+        assert second.ran and failing.ran
+        with pytest.raises(ZeroDivisionError):
+            failing.result()
+    finally:
+        pool.shutdown()
+
+
+def test_a_run_asks_for_no_more_programs_than_it_misses(tmp_path):
+    """Shards in flight never hold more programs than records are missing:
+    a run whose shards all give new records makes only the shards it keeps."""
+    from jaxsynth.corpus.pipeline import Run, _InProcess, build
+    grammar = load_grammar()
+    recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=5)
+    build(recipe)
+    asked = []
+
+    class Counting(_InProcess):
+        parallelism = 4     # four shards in flight at most, as two workers have
+
+        def submit(self, recipe, number, *args):
+            asked.append(number)
+            return super().submit(recipe, number, *args)
+    _, status = Run(tmp_path / "c", recipe, {}, 25, 10).execute(Counting())
+    assert status.records == 25 and asked == [0, 1, 2]
+
+
+def test_workers_start_before_the_grammar_loads(tmp_path, monkeypatch):
+    """`sample` starts its workers first, so that they start while this
+    process loads the grammar."""
+    from jaxsynth.corpus import cli, pipeline
+    order, grammar = [], cli._grammar
+    monkeypatch.setattr(pipeline._Processes, "warm", lambda self: order.append("warm"))
+    monkeypatch.setattr(cli, "_grammar", lambda args: order.append("grammar") or grammar(args))
+    assert main(["sample", "-n", "4", "--shard-size", "2", "--workers", "2", "--out", str(tmp_path / "o")]) == 0
+    assert order == ["warm", "grammar"]
+
+
+def _leave_a_mark(path):
+    import atexit
+    atexit.register(lambda: open(path, "w").close())
+
+
+def test_a_worker_ends_after_its_exit_handlers(tmp_path):
+    """A worker ends without taking its heap apart, but the exit handlers of
+    what it ran (JAX's) still run."""
+    from jaxsynth.corpus.pipeline import _Processes
+    pool = _Processes(2)
+    pool.warm()
+    pool.call(1, _leave_a_mark, str(tmp_path / "mark")).result()
+    pool.shutdown()
+    assert (tmp_path / "mark").exists()
+
+
+def test_enumerate_workers_take_the_counts_and_write_the_same_bytes(grammar, tmp_path):
+    """The driver's counts go to the workers (`shared`): any number of
+    workers writes the same corpus."""
+    base = ["enumerate", "--max-ops", "2", "--inputs", "f32[2]", "--dims", "2", "--shard", "3/40",
+            "--shard-size", "50"]
+    assert main(base + ["--out", str(tmp_path / "one"), "--workers", "1"]) == 0
+    assert main(base + ["--out", str(tmp_path / "two"), "--workers", "2"]) == 0
+    assert _bytes(tmp_path / "one") == _bytes(tmp_path / "two")
+
+
+def test_an_enumeration_that_learns_counts_counts_nothing(grammar):
+    """`learn` another's `counted`: the same counts and programs, and of the
+    counting states only those a shard's indices need visited."""
+    space = Space(grammar, Config(pools=Pools(dims=(2,))))
+    inputs = parse_signature("f32[2]")
+    counted = Enumeration(space, inputs)
+    counts = counted.counts(2)
+    fresh = Enumeration(space, inputs)
+    fresh.learn(counted.counted())
+    visited = []
+    real = fresh._program_blocks
+    fresh._program_blocks = lambda *args: visited.append(args) or real(*args)
+    assert fresh.counts(2) == counts and not visited
+    shard = range(counts[1] // 2, counts[1] // 2 + 50)      # a shard's indices are consecutive
+    assert [fresh.program(2, i).tree for i in shard] == [counted.program(2, i).tree for i in shard]
+    assert len(visited) < len(counted.counted()) / 10
