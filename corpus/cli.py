@@ -479,10 +479,7 @@ def cores() -> int:
 def _pool(args, target, setup=()):
     """The run's executor, its workers starting now. Made before --out
     exists: a failed join leaves nothing."""
-    pool = executor(_workers(args, -(-target // _shard_size(args, target))), args.backend, args.address, setup)
-    if hasattr(pool, "warm"):
-        pool.warm()
-    return pool
+    return executor(_workers(args, -(-target // _shard_size(args, target))), args.backend, args.address, setup)
 
 
 def _run(args, recipe, target, first=0, last=None, pool=None, **manifest):

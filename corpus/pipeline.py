@@ -337,8 +337,8 @@ def _exit_now() -> None:
 
 
 def _warm() -> None:
-    """A worker's first steps, taken while the driver still loads: JAX
-    imported, its backend and lowering started."""
+    """A worker's first steps, taken as it starts (while the driver may still
+    load the grammar): JAX imported, its backend and lowering started."""
     import jax
     import jax.numpy as jnp
     jax.jit(jnp.negative).lower(jax.ShapeDtypeStruct((1,), jnp.float32)).as_text()
@@ -373,6 +373,8 @@ class _Processes(_InProcess):
                                         initializer=_start_worker, initargs=(os.getpid(), self.stop, setup))
         self.parallelism = workers
         self.mine: list[_Deferred] = []     # this process's pieces, in the order asked for
+        for _ in range(workers - 1):        # the workers start now, not at the first piece
+            self._submit(_warm)
 
     def call(self, k: int, fn, *args):
         if k % self.parallelism == 0:
@@ -391,11 +393,6 @@ class _Processes(_InProcess):
             return self.pool.submit(fn, *args)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-
-    def warm(self) -> None:
-        """Start the workers now (`_warm`), rather than at the first shard."""
-        for _ in range(self.parallelism - 1):
-            self._submit(_warm)
 
     def ahead(self) -> bool:
         """Make the first piece of this process's not made yet; False if none is left."""

@@ -588,12 +588,21 @@ def test_a_run_asks_for_no_more_programs_than_it_misses(tmp_path):
 def test_workers_start_before_the_grammar_loads(tmp_path, monkeypatch):
     """`sample` starts its workers first, so that they start while this
     process loads the grammar."""
-    from jaxsynth.corpus import cli, pipeline
-    order, grammar = [], cli._grammar
-    monkeypatch.setattr(pipeline._Processes, "warm", lambda self: order.append("warm"))
+    from jaxsynth.corpus import cli
+    order, grammar, real = [], cli._grammar, cli.executor
+    monkeypatch.setattr(cli, "executor", lambda *args: order.append("workers") or real(*args))
     monkeypatch.setattr(cli, "_grammar", lambda args: order.append("grammar") or grammar(args))
     assert main(["sample", "-n", "4", "--shard-size", "2", "--workers", "2", "--out", str(tmp_path / "o")]) == 0
-    assert order == ["warm", "grammar"]
+    assert order == ["workers", "grammar"]
+
+
+def test_workers_start_with_the_pool():
+    from jaxsynth.corpus.pipeline import _Processes
+    pool = _Processes(3)
+    try:
+        assert len(pool.pool._processes) == 2
+    finally:
+        pool.shutdown()
 
 
 def _leave_a_mark(path):
@@ -606,7 +615,6 @@ def test_a_worker_ends_after_its_exit_handlers(tmp_path):
     what it ran (JAX's) still run."""
     from jaxsynth.corpus.pipeline import _Processes
     pool = _Processes(2)
-    pool.warm()
     pool.call(1, _leave_a_mark, str(tmp_path / "mark")).result()
     pool.shutdown()
     assert (tmp_path / "mark").exists()
