@@ -532,8 +532,8 @@ def cmd_sample(args):
     cache = _cache(args)
     way = "-uniform" if args.uniform else f"-swarm{args.swarm}" if args.swarm else ""
     args.out = args.out or DEFAULT_OUT / f"sample-seed{args.seed}-n{args.n}{way}"
-    # workers start while the grammar loads (a uniform run's share what is counted here)
-    pool = None if args.uniform else _pool(args, args.n)
+    # local workers start while the grammar loads (a uniform run's share what is counted here)
+    pool = _pool(args, args.n) if args.backend == "local" and not args.uniform else None
     try:
         _sample(args, inputs, cache, pool)
     except BaseException:

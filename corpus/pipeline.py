@@ -21,15 +21,18 @@ with `"complete": false` and the sha256 of every shard, and last with
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
 import itertools
 import json
 import os
+import pickle
 import random
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -298,6 +301,12 @@ class _Deferred:
             raise self.error
         return self.value
 
+    def cancel(self) -> bool:
+        """Never made, where not made yet (a run that keeps its pool for the next)."""
+        if not self.ran:
+            self.ran, self.error = True, Cancelled("not wanted")
+        return True
+
 
 class _Remote:
     """A worker's piece of work. While it is not done, the process that
@@ -315,16 +324,23 @@ class _Remote:
         return self.future.cancel()
 
 
-def _start_worker(parent: int, stop, setup) -> None:
+def _start_worker(parent: int, stop, setup: str | None) -> None:
     """A spawned worker's first act: fake devices before JAX's backend starts,
     an exit when the driver dies, the Event that cancels its shard, and
-    what the driver shares (`shared`)."""
+    the calls the driver's `setup` file holds (`shared`)."""
     import atexit
     fake_devices()
     _exit_with_parent(parent)
     _STOP[0] = stop
-    atexit.register(_exit_now)      # the first exit handler registered is the last run
-    for fn, *args in setup:
+    # after the exit handlers of what the worker runs (JAX's); those of its
+    # own start (multiprocessing's, logging's) have nothing left to do
+    atexit.register(_exit_now)
+    try:
+        with open(setup, "rb") as f:
+            calls = pickle.load(f)      # written by the driver, for this run alone
+    except (TypeError, OSError):        # none, or gone: the run ended first
+        calls = ()
+    for fn, *args in calls:
         fn(*args)
 
 
@@ -366,15 +382,26 @@ class _Processes(_InProcess):
     def __init__(self, workers, setup=()):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
+        self.setup = None
+        if setup:
+            # a file of this process's, which each worker reads as it starts: passed
+            # with the start, a big setup (counts) holds this process until it is read
+            fd, self.setup = tempfile.mkstemp(prefix="jaxsynth-setup-", suffix=".pickle")
+            with open(fd, "wb") as f:
+                pickle.dump(setup, f)
         # spawn: forking a process in which JAX already runs can deadlock
         context = multiprocessing.get_context("spawn")
-        self.stop = context.Event()
-        self.pool = ProcessPoolExecutor(workers - 1, mp_context=context,
-                                        initializer=_start_worker, initargs=(os.getpid(), self.stop, setup))
+        self.stop, self.terminated = context.Event(), False
+        self.pool = ProcessPoolExecutor(workers - 1, mp_context=context, initializer=_start_worker,
+                                        initargs=(os.getpid(), self.stop, self.setup))
         self.parallelism = workers
         self.mine: list[_Deferred] = []     # this process's pieces, in the order asked for
-        for _ in range(workers - 1):        # the workers start now, not at the first piece
-            self._submit(_warm)
+        try:
+            for _ in range(workers - 1):    # the workers start now, not at the first piece
+                self._submit(_warm)
+        except BaseException:               # Ctrl-C while they start
+            self.shutdown(now=True)
+            raise
 
     def call(self, k: int, fn, *args):
         if k % self.parallelism == 0:
@@ -409,15 +436,22 @@ class _Processes(_InProcess):
         while it sends its result leaves half a message in the pipe, on which
         the pool's thread then waits forever: if it is still waiting after
         a few seconds, the process has to end with `os._exit` (`ABANDONED`)."""
-        if self.stop.is_set():      # shut down already
-            return
+        first, ended = not self.stop.is_set(), self.terminated
         self.stop.set()
+        if self.setup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.setup)   # a worker that starts after this works without it
+            self.setup = None
         if not now:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            if first:
+                self.pool.shutdown(wait=True, cancel_futures=True)
             return
+        if ended:
+            return
+        self.terminated = True
         # shutdown() forgets the pool's thread: it is taken first, to be watched
         thread = getattr(self.pool, "_executor_manager_thread", None)
-        for process in list(getattr(self.pool, "_processes", {}).values()):
+        for process in list((getattr(self.pool, "_processes", None) or {}).values()):
             process.terminate()
         self.pool.shutdown(wait=False, cancel_futures=True)
         if thread is not None:

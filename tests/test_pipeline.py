@@ -620,6 +620,62 @@ def test_a_worker_ends_after_its_exit_handlers(tmp_path):
     assert (tmp_path / "mark").exists()
 
 
+def test_setup_runs_in_each_worker_as_it_starts(tmp_path):
+    """`executor`'s setup calls run in every spawned worker (through a file
+    of the driver's, gone once the pool is)."""
+    from jaxsynth.corpus.pipeline import _Processes
+    pool = _Processes(3, tuple((_leave_a_mark, str(tmp_path / f"mark{k}")) for k in range(2)))
+    setup = pool.setup
+    assert os.path.exists(setup)
+    for k in (1, 2):
+        pool.call(k, time.sleep, 0).result()
+    pool.shutdown()
+    assert not os.path.exists(setup) and (tmp_path / "mark0").exists() and (tmp_path / "mark1").exists()
+
+
+def test_the_driver_shares_its_counts(tmp_path):
+    """What `enumerate` counted in this process is what its workers learn."""
+    from jaxsynth.corpus.pipeline import build, learn, shared
+    grammar = load_grammar()
+    recipe = Recipe("enumerate", grammar.path, grammar.text, (), Config(pools=Pools(dims=(2,))), "statements",
+                    inputs=parse_signature("f32[2]"), max_size=2)
+    build(recipe)[2].counts(2)
+    (fn, shared_recipe, counted), = shared(recipe)
+    assert fn is learn and shared_recipe == recipe and counted == build(recipe)[2].counted() and counted
+
+
+def test_ctrl_c_during_the_end_of_a_run_still_stops_the_workers():
+    """Ctrl-C while the pool waits for its workers to end (the normal end
+    begun) stops them at once."""
+    import multiprocessing
+    from jaxsynth.corpus.pipeline import _Processes
+    before = set(multiprocessing.active_children())
+    pool = _Processes(2)
+    pool.call(1, time.sleep, 60)
+    pool.stop.set()             # as the normal end does first
+    pool.shutdown(now=True)
+    for worker in set(multiprocessing.active_children()) - before:
+        worker.join(timeout=30)
+        assert not worker.is_alive()
+
+
+def test_ctrl_c_while_workers_start_stops_them(monkeypatch):
+    import multiprocessing
+    from jaxsynth.corpus.pipeline import _Processes
+    before = set(multiprocessing.active_children())
+    real = _Processes._submit
+
+    def interrupted(self, fn, *args):
+        real(self, fn, *args)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(_Processes, "_submit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _Processes(2)
+    for worker in set(multiprocessing.active_children()) - before:
+        worker.join(timeout=30)
+        assert not worker.is_alive()
+
+
 def test_enumerate_workers_take_the_counts_and_write_the_same_bytes(grammar, tmp_path):
     """The driver's counts go to the workers (`shared`): any number of
     workers writes the same corpus."""
@@ -646,3 +702,19 @@ def test_an_enumeration_that_learns_counts_counts_nothing(grammar):
     shard = range(counts[1] // 2, counts[1] // 2 + 50)      # a shard's indices are consecutive
     assert [fresh.program(2, i).tree for i in shard] == [counted.program(2, i).tree for i in shard]
     assert len(visited) < len(counted.counted()) / 10
+
+
+def test_a_cancelled_shard_of_this_process_is_never_made():
+    """A run that keeps its pool for the next cancels its own shards too:
+    waiting on the next run's workers makes none of them."""
+    from jaxsynth.corpus.pipeline import Cancelled, _Processes
+    pool = _Processes(2)
+    made = []
+    try:
+        mine = pool.call(0, made.append, 0)
+        assert mine.cancel()
+        assert not pool.ahead() and made == []
+        with pytest.raises(Cancelled):
+            mine.result()
+    finally:
+        pool.shutdown()
