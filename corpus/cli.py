@@ -484,7 +484,8 @@ def _pool(args, target, setup=()):
 
 def _run(args, recipe, target, first=0, last=None, pool=None, **manifest):
     shard_size = _shard_size(args, target)
-    pool = pool or _pool(args, target, shared(recipe))
+    if pool is None:
+        pool = _pool(args, target, shared(recipe))
     try:
         run = Run(args.out, recipe, manifest, target, shard_size, first, last, resume=args.resume)
     except BaseException:
