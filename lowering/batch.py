@@ -43,7 +43,7 @@ def _signature(func_op):
     return ir.FunctionType(ir.TypeAttr(func_op.attributes["function_type"]).value)
 
 
-def _result_names(treedef, n) -> list[str] | None:
+def result_names(treedef, n) -> list[str] | None:
     """JAX's `jax.result_info` for a single array or a flat tuple, else None."""
     import jax
     if treedef == jax.tree.structure(0):
@@ -148,7 +148,7 @@ def _lower(programs, platform, tries) -> list:
     return [_alone(p, platform) if k in outcome else next(rest) for k, p in enumerate(programs)]
 
 
-def _single_device(module) -> bool:
+def single_device(module) -> bool:
     """Whether a module is what one program without a mesh lowers to: one
     partition, one replica, nothing at the top level but functions."""
     attrs = module.operation.attributes
@@ -201,13 +201,13 @@ def _batch(programs, platform):
         return everyone_alone
     module_symbols = {m.group(1) for line in others for m in [SYMBOL.search(line)] if m}
     shared = {k for k, name in enumerate(callees) if _shares_module_state(name, funcs, calls, module_symbols)}
-    if not _single_device(module):       # a mesh the check above missed
+    if not single_device(module):       # a mesh the check above missed
         return shared or everyone_alone
     results: list = [None] * len(programs)
     kept = _kept(funcs["main"], [len(p.specs) for p in programs])
     for k, p in enumerate(programs):
         name = getattr(p.fn, "__name__", "")
-        names = _result_names(treedefs[k], len(_signature(func_ops[callees[k]]).results))
+        names = result_names(treedefs[k], len(_signature(func_ops[callees[k]]).results))
         if names is None or not name.isidentifier() or k in shared:
             continue
         try:

@@ -28,7 +28,7 @@ import re
 import types
 from collections import Counter
 
-from .batch import (SYMBOL, _result_names, _single_device, helper_order, lower_batch, module_text, names_a_mesh,
+from .batch import (SYMBOL, result_names, single_device, helper_order, lower_batch, module_text, names_a_mesh,
                     result_info)
 from .lower import Lowered, check_platform, module_functions, reprint, sites_of, source_file
 from .splice import split_functions
@@ -152,7 +152,7 @@ class _Module:
     def __init__(self, text, module):
         self.header, self.funcs, others = split_functions(text)
         self.func_ops = module_functions(module)
-        if others or not _single_device(module) or set(self.funcs) != set(self.func_ops):
+        if others or not single_device(module) or set(self.funcs) != set(self.func_ops):
             raise ValueError("not a single-device module of functions")
         main = self.func_ops["main"]
         body = self.funcs["main"][1:-1]
@@ -200,7 +200,7 @@ class _Module:
         n_args = len(self.arg_types)
         # the inputs JAX keeps are those its ops read (every one is, in tests/test_flat.py)
         read = {int(a) for line in lines + mine for a in _ARG.findall(line) if int(a) < n_args}
-        names = _result_names(treedef, n_out)
+        names = result_names(treedef, n_out)
         if not read <= set(range(offset, offset + arity)) or names is None or not fn.__name__.isidentifier() or \
                 any(not v.startswith("%arg") and self.defined.get(v.split("#")[0]) not in owned for v in mine):
             return None

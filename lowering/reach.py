@@ -36,7 +36,12 @@ MODES = {
 _PLATFORM = {"tpu": "tpu", "mesh-cuda": "cuda"}
 MESH_SIZE = 4
 
-_IMPORTS = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\n"
+# The modules the probes below use. Not the grammar's header (`synth.skeleton`):
+# a probe is a hand-written JAX function, not a program of the language, and
+# lowering knows nothing about how a function was made (it lowers any), so it
+# takes nothing from the grammar or its vocabulary; these are the imports the
+# probe bodies need, whatever a grammar's header says.
+_PROBE_HEADER = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\n"
 
 
 class Probe(NamedTuple):
@@ -54,7 +59,7 @@ class Probe(NamedTuple):
 
 
 def _p(api: str, body: str, inputs: str = "f32[4]", mode: str = "cpu") -> Probe:
-    return Probe(api, _IMPORTS + body.strip() + "\n", inputs, mode)
+    return Probe(api, _PROBE_HEADER + body.strip() + "\n", inputs, mode)
 
 
 def _unary(expr: str, inputs: str = "f32[4]", mode: str = "cpu") -> Probe:

@@ -172,7 +172,18 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         if s.piece.whole:
             raise Whole(s.piece.whole)
     header, others = module_state([s.piece for s in steps])
-    # what is read, what is weak or made over a mesh, which functions: before any text
+    types, reads, helpers = _dataflow(steps, outputs)
+    inputs = [v for v in range(n_inputs) if v in reads or v in outputs]
+    if others and any(_SCALAR.match(types[v]) for v in [*inputs, *outputs]):
+        # JAX gives a scalar of a module over a mesh a sharding on an empty mesh of its own
+        raise Whole("a scalar input or output of a program over a mesh")
+    return _reprint(_joined(steps, header, others, types, helpers, inputs, outputs))
+
+
+def _dataflow(steps: list[Step], outputs) -> tuple[dict[int, str], set[int], list]:
+    """(type of each value, values read, private functions (step, name, lines))
+    of the program, before any text; raises Whole where a value is weak or
+    made over a mesh where JAX would lower the program otherwise."""
     weak: set[int] = set()
     meshed: set[int] = set()
     reads: set[int] = set()
@@ -209,10 +220,12 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         raise Whole("a value no op reads and no output returns")
     if any(o not in types for o in outputs):
         raise Whole("an output no step types")
-    inputs = [v for v in range(n_inputs) if v in reads or v in outputs]
-    if others and any(_SCALAR.match(types[v]) for v in [*inputs, *outputs]):
-        # JAX gives a scalar of a module over a mesh a sharding on an empty mesh of its own
-        raise Whole("a scalar input or output of a program over a mesh")
+    return types, reads, helpers
+
+
+def _joined(steps: list[Step], header, others, types, helpers, inputs, outputs) -> str:
+    """The module's text: the steps' bodies one after another in @main, their
+    SSA names and private functions renamed apart, as JAX would name them."""
     names = {v: f"%arg{i}" for i, v in enumerate(inputs)}     # program value -> its SSA name
     symbols = dict(zip([(k, name) for k, name, _ in helpers],
                        standalone_names([name for _, name, _ in helpers], {"main"})))
@@ -226,7 +239,7 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
             if v is not None:
                 names[v] = _fill(_template((r,), len(args)), args, f"%s{k}_", functions[k])
     result_names = ["result"] if len(outputs) == 1 else [f"result[{i}]" for i in range(len(outputs))]
-    text = "\n".join([
+    return "\n".join([
         header,
         *others,
         f"  func.func public @main({', '.join(f'%arg{i}: {types[v]}' for i, v in enumerate(inputs))}) -> ("
@@ -236,7 +249,6 @@ def splice(steps: list[Step], n_inputs: int, outputs: tuple[int, ...]):
         "  }",
         *(_symbols(line, functions[k]) for k, _, lines in helpers for line in lines),
         "}"])
-    return _reprint(text)
 
 
 def module_state(pieces) -> tuple[str, tuple[str, ...]]:

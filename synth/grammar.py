@@ -3,9 +3,10 @@ the `//@` annotations on the operation alternatives give type rule, weight
 and flags (`FLAGS`).
 
 The result, `Grammar`, is plain data: the operation alternatives in file
-order (`Alt`), a parser for printed programs, and the literal text of every
-anonymous token (for the printer). Every problem is a `GrammarError` that
-names file:line.
+order (`Alt`), a parser for printed programs, the literal text of every
+anonymous token and the import header (for the printer; what the skeleton
+spells is `skeleton`'s). Every problem is a `GrammarError` that names
+file:line.
 """
 from __future__ import annotations
 
@@ -17,16 +18,13 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import lark
-from lark.grammar import NonTerminal, Terminal
 
 from .rules import REGISTRY, Rule
 from .safety import UnsafeProgram, check_literals
+from .skeleton import OP_RULES, SLOT_KINDS, SkeletonError, child_symbols, is_slot, makes_child, read_skeleton
 from .types import DOMAINS, DTYPES
 
 from ..grammar import GRAMMAR_PATH as DEFAULT_GRAMMAR
-
-OP_RULES = ("term", "infix")          # rules whose aliased alternatives are operations
-SLOT_KINDS = {"expr": "e", "term": "e", "lam": "l"}
 
 _ALIAS = re.compile(r"->\s*(\w+)")
 _ANNOT = re.compile(r"//@\s*(.*?)\s*$")
@@ -71,6 +69,11 @@ class Alt:
         """Whether the operation reads its operands' values (not only their shapes)."""
         return "shape" not in self.flags
 
+    @cached_property
+    def children(self) -> tuple:
+        """The symbols that make its tree's children (`skeleton.child_symbols`)."""
+        return child_symbols(self.expansion)
+
     @property
     def has_bodies(self) -> bool:
         return self.rule.has_bodies
@@ -85,6 +88,7 @@ class Grammar:
     text: str
     alts: tuple[Alt, ...]
     literals: dict = field(repr=False)        # terminal name -> literal text
+    header: str = field(repr=False)           # the imports printed programs start with (its _IMPORTS)
     dtypes: tuple[str, ...] = tuple(DTYPES)   # the dtypes its DTYPE terminal can write
     overrides: dict = field(default_factory=dict)   # weights changed from the file's
 
@@ -118,7 +122,7 @@ class Grammar:
     def with_weights(self, overrides: dict[str, float]) -> "Grammar":
         """A copy with some weights replaced; names must be alternatives."""
         alts = tuple(dataclasses.replace(a, weight=overrides.get(a.name, a.weight)) for a in self.alts)
-        return Grammar(self.path, self.text, alts, self.literals, self.dtypes,
+        return Grammar(self.path, self.text, alts, self.literals, self.header, self.dtypes,
                        {**self.overrides, **overrides})
 
 
@@ -242,7 +246,11 @@ def load_grammar(path=None, text: str | None = None, parser: bool = True) -> Gra
         raise GrammarError(f"{path}:1: nested too deeply for Lark") from None
     annotations = _annotations(path, text)
     literals = {t.name: t.pattern.value for t in rules.terminals if t.pattern.type == "str"}
-    _check_vocabulary(path, text, rules, literals, annotations)
+    try:
+        skeleton = read_skeleton(rules)
+    except SkeletonError as e:
+        raise GrammarError(f"{path}:{e.line}: {e}") from None
+    _check_vocabulary(path, text, rules, literals, annotations, skeleton.roots)
     alts = []
     for r in rules.rules:
         origin = r.origin.name
@@ -254,12 +262,12 @@ def load_grammar(path=None, text: str | None = None, parser: bool = True) -> Gra
         if spec is None:
             _fail(path, line, f"alternative {r.alias!r} has no //@ annotation")
         rule, args, weight, flags = _parse_spec(path, line, r.alias, spec)
-        hidden = [s.name for s in r.expansion if isinstance(s, Terminal) and s.filter_out and s.name not in literals]
+        hidden = [s.name for s in r.expansion if not makes_child(s) and s.name not in literals]
         if hidden:
             _fail(path, line, f"alternative {r.alias!r}: terminal {hidden[0]} is filtered out but not a plain "
                               "string, so it cannot be printed (name it without _ to make it an attribute)")
-        slots = "".join(SLOT_KINDS.get(s.name, "?") for s in r.expansion if isinstance(s, NonTerminal))
-        attrs = sum(1 for s in r.expansion if isinstance(s, Terminal) and not s.filter_out)
+        slots = "".join(SLOT_KINDS.get(s.name, "?") for s in r.expansion if is_slot(s))
+        attrs = sum(1 for s in child_symbols(r.expansion) if not is_slot(s))
         if slots != rule.slots.replace("b", "e") or attrs != rule.attrs:
             _fail(path, line, f"alternative {r.alias!r} has slots {slots or 'none'!r} and {attrs} attribute(s); "
                               f"rule {rule.name!r} needs slots {rule.slots or 'none'!r} and {rule.attrs}")
@@ -267,16 +275,17 @@ def load_grammar(path=None, text: str | None = None, parser: bool = True) -> Gra
     if not alts:
         _fail(path, 1, "no operation alternatives (aliased alternatives of term/infix)")
     alts.sort(key=lambda a: a.line)
-    return Grammar(str(path), text, tuple(alts), literals, _dtypes(path, text, rules))
+    return Grammar(str(path), text, tuple(alts), literals, skeleton.header, _dtypes(path, text, rules))
 
 
-def _check_vocabulary(path, text, parser, literals, annotations):
+def _check_vocabulary(path, text, parser, literals, annotations, roots):
     """Every literal the printer writes is in the language's vocabulary
-    (`safety`): a grammar is data, and its programs run."""
+    (`safety`), its dotted names rooted at what the header imports (`roots`):
+    a grammar is data, and its programs run."""
     for r in parser.rules:
-        pieces = [literals.get(s.name) if isinstance(s, Terminal) and s.filter_out else None for s in r.expansion]
+        pieces = [None if makes_child(s) else literals.get(s.name) for s in r.expansion]
         try:
-            check_literals(pieces)
+            check_literals(pieces, roots)
         except UnsafeProgram as e:
             line = annotations[r.alias][0] if r.alias in annotations else _literal_line(text, e.literal)
             where = f"alternative {r.alias!r}" if r.alias else f"rule {str(r.origin.name)!r}"

@@ -7,19 +7,20 @@
 Operations print by walking their grammar alternative: literal tokens as
 written in the grammar, children in their slots, so a new alternative needs
 no printer change. An infix child in a `term` slot gets parentheses, exactly
-as the grammar requires. For both styles `grammar.parse(print(t)) == t`.
+as the grammar requires. A program starts with the grammar's import header
+(`Grammar.header`, read by `skeleton`). For both styles
+`grammar.parse(print(t)) == t`.
 """
 from __future__ import annotations
 
 from collections import Counter
 
 from lark import Token, Tree
-from lark.grammar import Terminal
 
 from .grammar import Grammar
+from .skeleton import CARRY, FUNCDEF, INFIX, LAM, NAME, RET, START, STMT, TERM, makes_child
 
 STYLES = ("statements", "nested")
-HEADER = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\n"
 _OP_CHARS = set("+-*/@<>=!&|^%")
 
 
@@ -63,9 +64,9 @@ class Printer:
         operation in it, columns from the text's start, outermost first."""
         if isinstance(node, Token):
             return str(node), []
-        if node.data == "carry":
+        if node.data == CARRY:
             return str(node.children[0]), []
-        if node.data == "lam":
+        if node.data == LAM:
             *params, body = node.children
             head = f"lambda {', '.join(params)}: "
             text, spans = self.expr_spans(body)
@@ -73,12 +74,12 @@ class Printer:
         alt = self.grammar.by_name[node.data]
         children, pieces, inner = iter(node.children), [], []
         for sym in alt.expansion:
-            if isinstance(sym, Terminal) and sym.filter_out:
+            if not makes_child(sym):
                 pieces.append(self.grammar.literals[sym.name])
                 continue
             child = next(children)
             text, spans = self.expr_spans(child)
-            if sym.name == "term" and self._is_infix(child):
+            if sym.name == TERM and self._is_infix(child):
                 # the parentheses are the enclosing term's, not the infix operation's
                 text, spans = f"({text})", _shifted(spans, 1)
             inner.append((len(pieces), spans))
@@ -91,17 +92,17 @@ class Printer:
 
     def _is_infix(self, node) -> bool:
         return isinstance(node, Tree) and node.data in self.grammar.by_name \
-            and self.grammar.by_name[node.data].origin == "infix"
+            and self.grammar.by_name[node.data].origin == INFIX
 
     def source_spans(self, tree: Tree):
         """The program's text, and its `Grammar.spans`."""
         fn = tree.children[0]
         name, params, doc, *stmts, ret = fn.children
         lines = [f"def {name}({', '.join(params.children)}):", f"    {doc}"]
-        spans = []
+        spans, header = [], self.grammar.header
 
         def line(head: str, exprs) -> None:
-            number = HEADER.count("\n") + len(lines) + 1
+            number = header.count("\n") + len(lines) + 1
             for k, e in enumerate(exprs):
                 text, inner = self.expr_spans(e)
                 spans.extend(((number, len(head) + a), (number, len(head) + b), alt) for a, b, alt in inner)
@@ -111,7 +112,7 @@ class Printer:
         for s in stmts:
             line(f"    {', '.join(s.children[:-1])} = ", s.children[-1:])
         line("    return ", ret.children)
-        return HEADER + "\n".join(lines) + "\n", spans
+        return header + "\n".join(lines) + "\n", spans
 
 
 def _tokens(node):
@@ -134,7 +135,7 @@ def nest(tree: Tree) -> Tree:
 
     def subst(node):
         if isinstance(node, Token):
-            return inline.get(str(node), node) if node.type == "NAME" else node
+            return inline.get(str(node), node) if node.type == NAME else node
         return Tree(node.data, [subst(c) for c in node.children])
 
     for s in stmts:
@@ -143,9 +144,9 @@ def nest(tree: Tree) -> Tree:
         if str(targets[0]) in written_in_place:
             inline[str(targets[0])] = expr
         else:                   # used twice or more, or one of several results: keep the name
-            kept.append(Tree("stmt", [*targets, expr]))
-    ret = Tree("ret", [subst(e) for e in ret.children])
-    return Tree("start", [Tree("funcdef", [name, params, doc, *kept, ret])])
+            kept.append(Tree(STMT, [*targets, expr]))
+    ret = Tree(RET, [subst(e) for e in ret.children])
+    return Tree(START, [Tree(FUNCDEF, [name, params, doc, *kept, ret])])
 
 
 def to_source(tree: Tree, grammar: Grammar, style: str = "statements") -> str:

@@ -26,17 +26,15 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from lark import Token, Tree
-from lark.grammar import NonTerminal, Terminal
 
 from .grammar import Alt
 from .rules import App, Body
+from .skeleton import (CARRY, CARRY_TOKEN, DOCSTRING, FUNC_NAME, FUNCDEF, LAM, NAME, PARAMS, RET, START, STMT,
+                       input_name, is_carry, is_slot, value_name)
 from .types import Type, format_signature
 
 if TYPE_CHECKING:     # imported where the graph is built: the CLI's start-up need not pay for it
     import networkx as nx
-
-FUNC_NAME = "f"
-
 
 class Step(NamedTuple):
     """One operation: alternative, application, and a chain of body steps
@@ -47,18 +45,10 @@ class Step(NamedTuple):
     bodies: tuple[tuple["Step", ...], ...] = ()
 
 
-def input_name(i: int) -> str:
-    return f"x{i}"
-
-
-def value_name(i: int) -> str:
-    return f"v{i}"
-
-
 def ref(name: str, tree=Tree, token=Token):
     """How a program writes a reference to a value or parameter: a NAME token,
     or a `carry` tree for a component of a tuple carry (`c[0]`)."""
-    return tree("carry", [token("CARRY", name)]) if name.startswith("c[") else token("NAME", name)
+    return tree(CARRY, [token(CARRY_TOKEN, name)]) if is_carry(name) else token(NAME, name)
 
 
 def chain_start(body: Body) -> int:
@@ -88,13 +78,13 @@ def op_tree(step: Step, refs, outer, tree=Tree, token=Token) -> Tree:
     (`tree_text`, `token_text`) to get the tree's repr without building it."""
     slots, attrs, chains = iter(step.app.slots), iter(step.app.attrs), iter(step.bodies)
     children = []
-    for is_slot, name in _children(step.alt):
-        if is_slot:
+    for slotted, name in _children(step.alt):
+        if slotted:
             slot = next(slots)
             if isinstance(slot, Body):
                 body = body_tree(slot, next(chains), outer, tree, token)
-                if name == "lam":
-                    body = tree("lam", [token("NAME", n) for n, _ in slot.params] + [body])
+                if name == LAM:
+                    body = tree(LAM, [token(NAME, n) for n, _ in slot.params] + [body])
                 children.append(body)
             else:
                 children.append(refs[slot])
@@ -106,9 +96,9 @@ def op_tree(step: Step, refs, outer, tree=Tree, token=Token) -> Tree:
 @lru_cache(maxsize=4096)
 def _children(alt: Alt) -> tuple[tuple[bool, str], ...]:
     """(whether it is a slot, its name) for each symbol of the alternative
-    that makes a child in its tree: rules (slots) and kept terminals (attributes)."""
-    return tuple((isinstance(sym, NonTerminal), sym.name) for sym in alt.expansion
-                 if isinstance(sym, NonTerminal) or isinstance(sym, Terminal) and not sym.filter_out)
+    that makes a child in its tree (`Alt.children`): rules (slots) and kept
+    terminals (attributes)."""
+    return tuple((is_slot(sym), sym.name) for sym in alt.children)
 
 
 def body_tree(body: Body, chain, outer, tree=Tree, token=Token) -> Tree | Token:
@@ -132,7 +122,7 @@ def token_text(kind: str, value: str) -> str:
     return f"Token({kind!r}, {value!r})"
 
 
-BLANK = Token("NAME", "_")
+BLANK = Token(NAME, "_")
 
 
 def label(step: Step, scope: int) -> str:
@@ -220,13 +210,13 @@ class Program:
     def tree(self) -> Tree:
         """The derivation tree, one statement per step."""
         n = len(self.inputs)
-        refs = [Token("NAME", self.name(i)) for i in range(len(self.types))]
-        stmts = [Tree("stmt", [*(refs[i] for i in vs), op_tree(s, refs, refs[:vs.start])])
+        refs = [Token(NAME, self.name(i)) for i in range(len(self.types))]
+        stmts = [Tree(STMT, [*(refs[i] for i in vs), op_tree(s, refs, refs[:vs.start])])
                  for s, vs in zip(self.steps, self.values)]
-        params = Tree("params", refs[:n])
-        ret = Tree("ret", [refs[i] for i in self.outputs])
-        fn = Tree("funcdef", [Token("NAME", FUNC_NAME), params, Token("DOCSTRING", self.docstring()), *stmts, ret])
-        return Tree("start", [fn])
+        params = Tree(PARAMS, refs[:n])
+        ret = Tree(RET, [refs[i] for i in self.outputs])
+        fn = Tree(FUNCDEF, [Token(NAME, FUNC_NAME), params, Token(DOCSTRING, self.docstring()), *stmts, ret])
+        return Tree(START, [fn])
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -239,7 +229,7 @@ class Program:
             # its attributes and bodies (and which of its results the value is);
             # edges say which value sits at which `_` (operands in slot order,
             # then captures in chain order)
-            blank = [Token("NAME", "_")] * vs.start
+            blank = [BLANK] * vs.start
             label = str(op_tree(s, blank, blank))
             for r, (i, t) in enumerate(zip(vs, s.app.results)):
                 v = self.name(i)

@@ -8,11 +8,13 @@ from hypothesis import given, settings, strategies as st
 from lark import Token, Tree
 
 from jaxsynth.synth.check import CheckError, check, check_source
-from jaxsynth.synth.grammar import override_weights
-from jaxsynth.synth.printer import HEADER, STYLES, nest, to_source
+from jaxsynth.synth.grammar import load_grammar, override_weights
+from jaxsynth.synth.printer import STYLES, nest, to_source
 from jaxsynth.synth.rules import Pools
 from jaxsynth.synth.space import Config, Enumeration, Space
 from jaxsynth.synth.types import parse_signature
+
+HEADER = load_grammar(parser=False).header      # the packaged grammar's imports, as programs print them
 
 
 def _printed(program, style):

@@ -9,9 +9,10 @@ from itertools import accumulate
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from jaxsynth.synth.choice import normalised
 from jaxsynth.synth.grammar import override_weights
 from jaxsynth.synth.rules import REGISTRY, SHAPES, Body, Pools
-from jaxsynth.synth.space import Config, Space, _normalised
+from jaxsynth.synth.space import Config, Space
 from jaxsynth.synth.types import (MAX_DIM, MAX_RANK, MAX_SIZE, SignatureError, Type, check_dims,
                                   parse_signature, parse_type, within_bounds)
 
@@ -62,19 +63,19 @@ def test_normalising_keeps_the_packaged_choices(space):
     """The cumulative weights sampling bisects are those of the weights as
     written times one power of two, exactly: every choice is the same."""
     cum = list(accumulate(a.weight for a in space.alts))
-    scale = space._cum[-1] / cum[-1]
+    scale = space.choice.cum[-1] / cum[-1]
     assert math.frexp(scale)[0] == 0.5                 # a power of two
-    assert [c * scale for c in cum] == space._cum
+    assert [c * scale for c in cum] == space.choice.cum
 
 
 @pytest.mark.parametrize("weights", [[3.0], [0.2, 3.0, 1.0], [1e308] * 200, [1e-300] * 5, [1e-300, 1e300, 2.0],
                                      [5e-324, 1.0]])
 def test_normalised(weights):
-    out = _normalised(weights)
+    out = normalised(weights)
     assert 0.5 <= max(out) < 1 and math.isfinite(sum(out)) and all(w >= 0 for w in out)
     top = max(weights)
     assert all(n == w / top * max(out) for w, n in zip(weights, out) if w / top > 1e-290)
-    assert _normalised([w * 2.0**-700 for w in weights if w > 1e-5]) == _normalised([w for w in weights if w > 1e-5])
+    assert normalised([w * 2.0**-700 for w in weights if w > 1e-5]) == normalised([w for w in weights if w > 1e-5])
 
 
 @pytest.fixture(scope="module")

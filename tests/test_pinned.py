@@ -9,7 +9,9 @@ language or a type rule changes on purpose.
 import pytest
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.synth.printer import HEADER
+from jaxsynth.synth.grammar import load_grammar
+
+HEADER = load_grammar(parser=False).header      # the packaged grammar's imports, as programs print them
 
 COUNTS = {"f32[2,3]": [14, 467, 26246], "f32[2], bool[]": [0, 74, 4985]}
 

@@ -55,3 +55,27 @@ def test_readable_output(grammar, space):
     source = to_source(space.sample(random.Random(3)).tree, grammar)
     assert source.startswith("import jax\nimport jax.numpy as jnp\nfrom jax import lax\n")
     assert '    """' in source and " -> " in source     # docstring gives the input and output types
+
+
+IMPORTS = '_IMPORTS: "import jax" _WS "import jax.numpy as jnp" _WS "from jax import lax"'
+
+
+def test_the_printers_header_is_the_grammars(grammar, space, tmp_path):
+    """Programs start with the imports the grammar's _IMPORTS terminal states,
+    one a line: the packaged grammar's, and another grammar's (here in
+    another order), with the printer's spans still the parser's."""
+    from jaxsynth.synth.grammar import load_grammar
+    program = space.sample(random.Random("header"))
+    assert grammar.header == "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\n"
+    assert to_source(program.tree, grammar).startswith(grammar.header)
+    path = tmp_path / "reordered.lark"
+    path.write_text(grammar.text.replace(
+        IMPORTS, '_IMPORTS: "from jax import lax" _WS "import jax" _WS "import jax.numpy as jnp"'))
+    other = load_grammar(path)
+    assert other.header == "from jax import lax\nimport jax\nimport jax.numpy as jnp\n\n\n"
+    for style in STYLES:
+        source, spans = printed(program.tree, other, style)
+        assert source == other.header + to_source(program.tree, grammar, style)[len(grammar.header):]
+        assert other.parse(source) == (nest(program.tree) if style == "nested" else program.tree)
+        assert spans == other.spans(source)
+        assert callable(load_function(source))

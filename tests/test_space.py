@@ -179,12 +179,12 @@ def test_full_grammar_counts_equal_brute_force(grammar):
 @given(shapes=st.lists(st.lists(st.integers(1, 3), max_size=4).map(tuple), min_size=1, max_size=3))
 def test_broadcast_matches_numpy(shapes):
     import numpy as np
-    from jaxsynth.synth.rules import _broadcast
+    from jaxsynth.synth.rules.shapes import broadcast
     try:
         expected = tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         expected = None
-    assert _broadcast(*shapes) == expected
+    assert broadcast(*shapes) == expected
 
 
 @settings(max_examples=40, deadline=None)
@@ -209,14 +209,14 @@ def test_clearing_caches_keeps_the_transfer_tables_up_to_a_bound(grammar, monkey
     """A shard's end forgets scopes (they rarely recur) but keeps what the
     rules' transfers gave per tuple of operand types (they do), until those
     pass TRANSFERS_KEPT; what is sampled after either is the same."""
-    from jaxsynth.synth import space as space_module
+    from jaxsynth.synth import expansions
     space, fresh = Space(grammar), Space(grammar)
     first = [space.sample(random.Random(f"clear:{k}")).structural_hash for k in range(20)]
     kept = sum(map(len, space._tables.values()))
     assert kept > 0
     space.clear_caches()
     assert sum(map(len, space._tables.values())) == kept
-    monkeypatch.setattr(space_module, "TRANSFERS_KEPT", kept - 1)
+    monkeypatch.setattr(expansions, "TRANSFERS_KEPT", kept - 1)
     space.clear_caches()
     assert space._tables == {}
     again = [space.sample(random.Random(f"clear:{k}")).structural_hash for k in range(20)]
