@@ -46,5 +46,5 @@ def space(grammar):
 def enough_cores(monkeypatch):
     """Runs cap --workers at the machine's cores; tests that compare worker
     counts mean the counts they ask for, on any machine."""
-    from jaxsynth.corpus import cli
-    monkeypatch.setattr(cli, "cores", lambda: max(os.cpu_count() or 1, 4))
+    from jaxsynth.corpus.cli import jobs
+    monkeypatch.setattr(jobs, "cores", lambda: max(os.cpu_count() or 1, 4))

@@ -22,9 +22,9 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy as scipy_entropy
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.coverage import compare, entropy, js, shares, tv
-from jaxsynth.corpus.diversity import MAX_NESTING, Diversity, nesting
-from jaxsynth.corpus.schema import read_records
+from jaxsynth.corpus.analysis.coverage import compare, entropy, js, shares, tv
+from jaxsynth.corpus.analysis.diversity import MAX_NESTING, Diversity, nesting
+from jaxsynth.corpus.run.readers import read_records
 from jaxsynth.lowering import lower, universe
 from test_errors import fails
 
@@ -408,7 +408,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(corpora):
     the pipe before the output (more than a pipe holds) is written."""
     import subprocess
     import sys
-    done = subprocess.run(f"{sys.executable} -m jaxsynth.corpus.cli show {corpora[0]} -n 40 --stablehlo | head -1",
+    done = subprocess.run(f"{sys.executable} -m jaxsynth show {corpora[0]} -n 40 --stablehlo | head -1",
                           shell=True, capture_output=True, text=True, timeout=300)
     assert done.stdout.startswith("── ") and done.stdout.count("\n") == 1
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.records import PROGRAM, attribution, make_records
-from jaxsynth.corpus.schema import check_record, corpus_files, iter_records
+from jaxsynth.corpus.run.records import PROGRAM, attribution, make_records
+from jaxsynth.corpus.run.schema import check_record
+from jaxsynth.corpus.run.readers import corpus_files, iter_records
 from jaxsynth.lowering import lower, lower_batch
 from jaxsynth.synth.safety import load_program
 from jaxsynth.synth.types import parse_signature

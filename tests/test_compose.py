@@ -11,14 +11,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxsynth.corpus import compose as compose_module
+from jaxsynth.corpus.run import compose as compose_module
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.compose import Composer, FragmentCache, Stored
-from jaxsynth.corpus.records import Mismatch, make_records
-from jaxsynth.corpus.schema import checked_records, corpus_files
+from jaxsynth.corpus.run.compose import Composer, FragmentCache, Stored
+from jaxsynth.corpus.run.records import Mismatch, make_records
+from jaxsynth.corpus.run.readers import checked_records, corpus_files
 from jaxsynth.lowering import splice
 from jaxsynth.synth.check import check_source
-from jaxsynth.synth.printer import HEADER
+from jaxsynth.synth.grammar import load_grammar
+
+HEADER = load_grammar(parser=False).header      # the packaged grammar's imports, as programs print them
 
 SLOW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -235,12 +237,13 @@ def test_code_version_reads_the_packages_code_and_nothing_beside_it():
     .venv: the version is of our modules only, so installing a package
     neither invalidates the cache nor costs a read of JAX at start-up."""
     import jaxsynth.lowering
+    import jaxsynth.synth.rules.elementwise
     import jaxsynth.synth.space
     files = compose_module.code_files()
     folders = {Path(m.__file__).resolve().parent for m in (jaxsynth.synth, jaxsynth.lowering, compose_module)}
-    assert {f.parent for f in files} == folders
-    assert Path(compose_module.__file__).resolve() in files and Path(jaxsynth.synth.space.__file__).resolve() in files
-    assert len(files) == sum(1 for d in folders for _ in d.glob("*.py"))
+    assert set(files) == {f for d in folders for f in d.rglob("*.py")}
+    for module in (compose_module, jaxsynth.synth.space, jaxsynth.synth.rules.elementwise):
+        assert Path(module.__file__).resolve() in files, "a change to it would serve pieces of other code"
 
 
 def test_fragment_keys_tell_fragments_apart_as_their_text_does(grammar, space):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.schema import read_records
+from jaxsynth.corpus.run.readers import read_records
 from jaxsynth.lowering import SYMBOLIC, load_function, lower, universe
 from jaxsynth.lowering.reach import reachable
 from jaxsynth.synth.grammar import load_grammar
@@ -249,8 +249,8 @@ def test_bench_compares_the_same_work(grammar, tmp_path):
     """Every side of bench makes the same (Python, StableHLO) pairs."""
     import dataclasses
 
-    from jaxsynth.corpus.bench import naive, pipeline
-    from jaxsynth.corpus.pipeline import Recipe
+    from jaxsynth.corpus.run.bench import naive, pipeline
+    from jaxsynth.corpus.run.recipe import Recipe
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=1)
     (tmp_path / "naive").mkdir()
     naive(recipe, 0, 12, tmp_path / "naive")

@@ -16,8 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.dataset import CARD, FIELDS, PARQUET, SPLITS, split_of, thresholds
-from jaxsynth.corpus.schema import RECORD, corpus_files, read_records
+from jaxsynth.corpus.run.files import CARD
+from jaxsynth.corpus.run.fields import FEATURES as FIELDS
+from jaxsynth.corpus.publish.export import PARQUET, SPLITS, split_of, thresholds
+from jaxsynth.corpus.run.schema import RECORD
+from jaxsynth.corpus.run.readers import corpus_files, read_records
 
 ARGV = ["sample", "-n", "24", "--seed", "5", "--shard-size", "8", "--workers", "1"]
 
@@ -191,6 +194,23 @@ def test_readers_and_resume_with_the_card(corpus, capsys, tmp_path):
     assert {p.name: p.read_bytes() for p in copy.iterdir()} == {p.name: p.read_bytes() for p in corpus.iterdir()}
 
 
+def test_a_run_makes_its_card_from_what_it_wrote(corpus, tmp_path, monkeypatch, capsys):
+    """The run sums up its records as it writes them (kept shards of a
+    resumed run as it reads them back anyway): the card is the one read
+    back from the shards, without reading them again."""
+    from jaxsynth.corpus.publish import card
+    manifest, files = corpus_files(corpus)
+    read_back = card.card(manifest, card.summarize(files)).encode()
+    monkeypatch.setattr(card, "summarize", lambda files: pytest.fail("the card read the shards back"))
+    copy = shutil.copytree(corpus, tmp_path / "c")
+    (copy / "records-00001.jsonl").unlink()
+    (copy / CARD).unlink()
+    assert main(ARGV + ["--out", str(copy), "--resume"]) == 0
+    fresh = tmp_path / "fresh"
+    assert main(ARGV + ["--out", str(fresh)]) == 0
+    assert (copy / CARD).read_bytes() == (fresh / CARD).read_bytes() == read_back
+
+
 def test_a_readme_of_the_user_is_kept(tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
@@ -303,7 +323,7 @@ def test_records_without_attribution(corpus, records, tmp_path, capsys, offline)
         rows = [json.loads(line) for line in f.read_text().splitlines()]
         f.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "attribution"}) + "\n" for r in rows))
     _reseal(old)      # as such a corpus's own manifest says of its shards
-    from jaxsynth.corpus.dataset import write_card
+    from jaxsynth.corpus.publish.card import write_card
     write_card(old)
     assert "records carry no attribution" in (old / CARD).read_text()
     assert [r["id"] for r in offline(old, split="train")] == [r["id"] for r in records]
@@ -351,7 +371,7 @@ def test_export_without_pyarrow(corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     msg = _fails(capsys, ["export", corpus, "--parquet", tmp_path / "o"])
-    from jaxsynth.corpus.records import install_hint
+    from jaxsynth.corpus.run.install import install_hint
     assert msg.endswith(f"--parquet: needs pyarrow: {install_hint('export')}"), msg
 
 

@@ -333,14 +333,15 @@ def test_huge_and_tiny_weights_work(capsys, tmp_path):
 
 def test_shards_follow_the_run(capsys, tmp_path):
     """No more programs in a shard than the run needs, fewer for big programs."""
-    from jaxsynth.corpus.cli import _shard_size, build_parser
+    from jaxsynth.corpus.cli.jobs import shard_size_of
+    from jaxsynth.corpus.cli.options import build_parser
     out = tmp_path / "few"
     assert main(["sample", "-n", "5", "--workers", "1", "--out", str(out)]) == 0
     assert json.loads((out / "manifest.json").read_text())["shard_size"] == 5
     args = build_parser().parse_args(["sample", "-n", "5", "--max-ops", "1000", "--out", str(tmp_path / "big")])
-    assert _shard_size(args, 5) == 2
+    assert shard_size_of(args, 5) == 2
     args = build_parser().parse_args(["sample", "-n", "5", "--out", str(out), "--resume"])
-    assert _shard_size(args, 5) == 5          # a resumed run keeps its own
+    assert shard_size_of(args, 5) == 5          # a resumed run keeps its own
 
 
 def test_resume_knows_the_grammar_by_its_content(capsys, tmp_path, monkeypatch):
@@ -358,8 +359,8 @@ def test_resume_knows_the_grammar_by_its_content(capsys, tmp_path, monkeypatch):
 
 
 def test_counting_shows_progress(capsys, monkeypatch):
-    from jaxsynth.corpus import cli
-    monkeypatch.setattr(cli._Ticker, "EVERY", 0.001)
+    from jaxsynth.corpus.cli import progress
+    monkeypatch.setattr(progress.Ticker, "EVERY", 0.001)
     assert main(["enumerate", "--count", "--max-ops", "2", "--inputs", "f32[2]", "--dims", "2"]) == 0
     captured = capsys.readouterr()
     assert "counting programs of size" in captured.err and "size 2: " in captured.out
@@ -402,11 +403,11 @@ def test_a_record_of_a_whole_shard_that_breaks_the_schema_has_no_repair(capsys, 
 
 
 def test_workers_beyond_the_cores_are_capped_with_a_warning(capsys, tmp_path, monkeypatch):
-    import jaxsynth.corpus.cli as cli
+    from jaxsynth.corpus.cli import jobs
     made = []
-    real = cli.executor
-    monkeypatch.setattr(cli, "executor", lambda workers, *a: made.append(workers) or real(workers, *a))
-    monkeypatch.setattr(cli, "cores", lambda: 1)
+    real = jobs.executor
+    monkeypatch.setattr(jobs, "executor", lambda workers, *a: made.append(workers) or real(workers, *a))
+    monkeypatch.setattr(jobs, "cores", lambda: 1)
     argv = ["sample", "-n", "8", "--shard-size", "2", "--workers", "64", "--out", str(tmp_path / "c")]
     assert main(argv) == 0
     assert made == [1]
@@ -417,7 +418,7 @@ def test_an_extra_is_installed_the_way_jaxsynth_was(monkeypatch, tmp_path):
     """From a checkout (pip install -e) by its folder; else by name."""
     from importlib import metadata
 
-    from jaxsynth.corpus.records import install_hint
+    from jaxsynth.corpus.run.install import install_hint
 
     class Dist:
         def __init__(self, record):
@@ -439,7 +440,7 @@ def test_a_count_estimated_to_take_too_long_is_refused_before_it_starts(monkeypa
     """Counting a size costs a growing multiple of the size before: a size
     estimated beyond --time-limit is not started; the sizes before it are
     printed, and the error says what the estimate is and how to go on."""
-    import jaxsynth.corpus.cli as cli
+    from jaxsynth.corpus.cli import options, progress
     clock = [0.0]
     cost = {1: 0.01, 2: 0.5, 3: 30.0, 4: 2000.0}     # seconds counting each size takes
 
@@ -451,16 +452,16 @@ def test_a_count_estimated_to_take_too_long_is_refused_before_it_starts(monkeypa
             clock[0] += cost[k]
             return 10 ** k
 
-    monkeypatch.setattr(cli.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
     enum = Enum()
     printed = []
-    with pytest.raises(cli.UsageError) as e:
-        cli._counts(enum, 50, 120, lambda k, c: printed.append((k, c)))
+    with pytest.raises(options.UsageError) as e:
+        progress.count_sizes(enum, 50, 120, lambda k, c: printed.append((k, c)))
     assert enum.started == [1, 2, 3] and printed == [(1, 10), (2, 100), (3, 1000)]
     assert str(e.value) == ("--max-ops 50: counting size 4 would take 30 min or more (size 3: 30.0 s, 60x size 2), "
                             "more than --time-limit 120; counted up to size 3: --max-ops 3, or --time-limit 0 to "
                             "count anyway")
-    assert cli._counts(Enum(), 4, 0) == [10, 100, 1000, 10000]
+    assert progress.count_sizes(Enum(), 4, 0) == [10, 100, 1000, 10000]
 
 
 def test_enumerate_refuses_a_count_beyond_its_time_limit(capsys):
@@ -475,7 +476,7 @@ def test_a_ctrl_c_python_swallows_still_ends_the_command(capsys, monkeypatch):
     callback; the Ctrl-C is remembered, so the command still exits 130."""
     import signal
 
-    import jaxsynth.corpus.cli as cli
+    from jaxsynth.corpus.cli import commands
 
     class Finalized:
         def __del__(self):
@@ -484,7 +485,7 @@ def test_a_ctrl_c_python_swallows_still_ends_the_command(capsys, monkeypatch):
     def command(args):
         Finalized()
         print("finished")
-    monkeypatch.setitem(cli.COMMANDS, "show", command)
+    monkeypatch.setitem(commands.COMMANDS, "show", command)
     assert main(["show", "anything"]) == 130
     out, err = capsys.readouterr()
     assert out == "finished\n" and err.splitlines()[-1] == "jaxsynth: interrupted"

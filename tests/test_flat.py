@@ -8,11 +8,14 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jaxsynth.corpus.records import load_source
+from jaxsynth.corpus.run.records import load_source
 from jaxsynth.lowering import LoweringError, lower, lower_batch, lower_flat
 from jaxsynth.lowering import flat
 from jaxsynth.synth.fragments import fragment
-from jaxsynth.synth.printer import HEADER, to_source
+from jaxsynth.synth.grammar import load_grammar
+from jaxsynth.synth.printer import to_source
+
+HEADER = load_grammar(parser=False).header      # the packaged grammar's imports, as programs print them
 
 
 def _steps(grammar, space, seed, n):

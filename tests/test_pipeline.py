@@ -12,8 +12,10 @@ import time
 import pytest
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.pipeline import Recipe, _atomic_write, make_shard
-from jaxsynth.corpus.schema import read_records
+from jaxsynth.corpus.run.recipe import Recipe
+from jaxsynth.corpus.run.files import atomic_write
+from jaxsynth.corpus.run.shards import make_shard
+from jaxsynth.corpus.run.readers import read_records
 from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.rules import Pools
 from jaxsynth.synth.space import Config, Enumeration, Space
@@ -52,7 +54,7 @@ def test_same_bytes_for_any_number_of_workers(reference, tmp_path, workers):
 
 def test_resume_after_kill_9(tmp_path):
     out = tmp_path / "c"
-    argv = [sys.executable, "-m", "jaxsynth.corpus.cli", "sample", "-n", "150", "--seed", "4",
+    argv = [sys.executable, "-m", "jaxsynth", "sample", "-n", "150", "--seed", "4",
             "--shard-size", "10", "--workers", "2", "--out", str(out)]
     proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -228,7 +230,7 @@ def ray_head():
 
 
 def _cli(*argv):
-    return [sys.executable, "-m", "jaxsynth.corpus.cli", *argv]
+    return [sys.executable, "-m", "jaxsynth", *argv]
 
 
 def test_ray_cluster_of_ray_start_is_joined_by_address(ray_head, reference, tmp_path):
@@ -292,7 +294,7 @@ def test_a_token_goes_only_to_a_cluster_on_this_machine():
     its own; elsewhere (a documentation address here) Ray's own rule holds:
     no token unless RAY_AUTH_MODE=token says so."""
     import socket
-    from jaxsynth.corpus.cluster import _on_this_machine
+    from jaxsynth.corpus.run.cluster import _on_this_machine
     assert _on_this_machine("127.0.0.1:6379") and _on_this_machine("localhost:6379")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
@@ -327,7 +329,7 @@ def test_a_crash_before_the_rename_leaves_no_torn_shard(reference, tmp_path, mon
     before = first.read_bytes()
     monkeypatch.setattr(os, "replace", crash_at(first.name))
     with pytest.raises(KeyboardInterrupt):
-        _atomic_write(first, b"new content\n")
+        atomic_write(first, b"new content\n")
     assert first.read_bytes() == before
     monkeypatch.setattr(os, "replace", real_replace)
     assert main(["sample", "-n", "40", "--seed", "3", "--shard-size", "10", "--workers", "1",
@@ -354,7 +356,7 @@ def test_fake_devices_change_no_ordinary_program(reference, tmp_path):
     programs without a mesh: a run in a process with a single device (a count
     already set is kept) writes the same record for each of them."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    subprocess.run([sys.executable, "-m", "jaxsynth.corpus.cli", "sample", "-n", "40", "--seed", "3",
+    subprocess.run([sys.executable, "-m", "jaxsynth", "sample", "-n", "40", "--seed", "3",
                     "--shard-size", "10", "--workers", "1", "--out", str(tmp_path / "c")], env=env, check=True,
                    capture_output=True)
     single = {r["hash"]: r for r in read_records(tmp_path / "c")}
@@ -400,7 +402,8 @@ def test_programs_with_a_mesh_lower_in_every_executor(tmp_path, monkeypatch, bac
     they do not inherit them (XLA_FLAGS unset before any starts), yet every
     program with a shard_map over 4 devices lowers, to the same bytes as in
     this process, and each record lowers again to its text."""
-    from jaxsynth.corpus.pipeline import Run, executor
+    from jaxsynth.corpus.run.pipeline import Run
+    from jaxsynth.corpus.run.executors import executor
     from jaxsynth.lowering import load_function, lower
     (tmp_path / "mesh.lark").write_text(MESH_GRAMMAR)
     grammar = load_grammar(tmp_path / "mesh.lark")
@@ -422,20 +425,20 @@ def test_programs_with_a_mesh_lower_in_every_executor(tmp_path, monkeypatch, bac
 
 def test_no_more_processes_than_shards(tmp_path, monkeypatch):
     """A run of one shard starts no other process, whatever --workers says."""
-    from jaxsynth.corpus import cli
-    asked, real = [], cli.executor
-    monkeypatch.setattr(cli, "executor", lambda workers, *rest: asked.append(workers) or real(workers, *rest))
+    from jaxsynth.corpus.cli import jobs
+    asked, real = [], jobs.executor
+    monkeypatch.setattr(jobs, "executor", lambda workers, *rest: asked.append(workers) or real(workers, *rest))
     assert main(["sample", "-n", "5", "--workers", "4", "--out", str(tmp_path / "o")]) == 0
     assert asked == [1]
 
 
 def test_this_process_makes_every_nth_shard():
     """--workers N: N - 1 spawned processes, and this one makes shards 0, N, 2N, ..."""
-    from jaxsynth.corpus.pipeline import _Deferred, _Processes
-    pool = _Processes(3)
+    from jaxsynth.corpus.run.executors import Deferred, Processes
+    pool = Processes(3)
     try:
         assert pool.pool._max_workers == 2
-        assert all(isinstance(pool.submit(None, n, 0, 0), _Deferred) for n in (0, 3, 6))
+        assert all(isinstance(pool.submit(None, n, 0, 0), Deferred) for n in (0, 3, 6))
     finally:
         pool.shutdown()
 
@@ -487,32 +490,32 @@ def test_a_shard_no_longer_wanted_stops_between_chunks(monkeypatch, pinned):
     shard not started yet does not even sample."""
     import threading
 
-    from jaxsynth.corpus import pipeline
+    from jaxsynth.corpus.run import shards
     grammar = load_grammar(pinned)
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=1, strategy="batched")
-    stop, chunks, real = threading.Event(), [], pipeline.make_records
-    monkeypatch.setattr(pipeline, "_STOP", [stop])
-    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    stop, chunks, real = threading.Event(), [], shards.make_records
+    monkeypatch.setattr(shards, "STOP", [stop])
+    monkeypatch.setattr(shards, "CHUNK", 2)
     assert len(make_shard(recipe, 0, 0, 5).lines) == 5
 
     def make_records(items, *args, **kwargs):
         chunks.append(len(items))
         stop.set()          # the run got its records while this chunk was made
         return real(items, *args, **kwargs)
-    monkeypatch.setattr(pipeline, "make_records", make_records)
-    with pytest.raises(pipeline.Cancelled):
+    monkeypatch.setattr(shards, "make_records", make_records)
+    with pytest.raises(shards.Cancelled):
         make_shard(recipe, 0, 0, 5)
     assert chunks == [2]
-    monkeypatch.setattr(pipeline, "programs", lambda *a: pytest.fail("a cancelled shard sampled"))
-    with pytest.raises(pipeline.Cancelled):
+    monkeypatch.setattr(shards, "programs", lambda *a: pytest.fail("a cancelled shard sampled"))
+    with pytest.raises(shards.Cancelled):
         make_shard(recipe, 1, 5, 10)
 
 
 def test_chunks_change_no_byte(reference, tmp_path, monkeypatch):
     """Shards are lowered a chunk at a time: chunks smaller than a shard give
     the same corpus and manifest."""
-    from jaxsynth.corpus import pipeline
-    monkeypatch.setattr(pipeline, "CHUNK", 3)
+    from jaxsynth.corpus.run import shards
+    monkeypatch.setattr(shards, "CHUNK", 3)
     _sample(tmp_path / "c", "--workers", "1")
     assert _bytes(tmp_path / "c") == _bytes(reference)
 
@@ -523,33 +526,34 @@ def test_a_pool_thread_that_never_ends_makes_the_command_exit_hard(monkeypatch):
     ABANDONED, and main ends the process with os._exit (and only then)."""
     import threading
 
-    from jaxsynth.corpus import cli, pipeline
+    from jaxsynth.corpus.cli import entry as cli
+    from jaxsynth.corpus.run import executors
     hang = threading.Event()
     stuck = threading.Thread(target=hang.wait, daemon=True)
     stuck.start()
-    pool = pipeline._Processes(2)
+    pool = executors.Processes(2)
     real = pool.pool
-    monkeypatch.setattr(pipeline, "ABANDON_AFTER", 0.1)
+    monkeypatch.setattr(executors, "ABANDON_AFTER", 0.1)
     monkeypatch.setattr(real, "_executor_manager_thread", stuck)
     try:
         pool.shutdown(now=True)
-        assert pipeline.ABANDONED == [True]
+        assert executors.ABANDONED == [True]
         exits = []
         monkeypatch.setattr(os, "_exit", exits.append)
-        monkeypatch.setattr(cli, "_command", lambda argv: (pipeline.ABANDONED.__setitem__(0, True), 130)[1])
+        monkeypatch.setattr(cli, "_command", lambda argv: (executors.ABANDONED.__setitem__(0, True), 130)[1])
         assert cli.main(["sample"]) == 130 and exits == [130]
         monkeypatch.setattr(cli, "_command", lambda argv: 0)
         assert cli.main(["sample"]) == 0 and exits == [130], "a new command starts not abandoned"
     finally:
         hang.set()
-        pipeline.ABANDONED[0] = False
+        executors.ABANDONED[0] = False
 
 
 def test_this_process_makes_its_next_shard_while_a_worker_is_busy():
     """Waiting for a worker's shard, this process makes its own next one
     (asked for later) rather than wait; an error of it is raised in its turn."""
-    from jaxsynth.corpus.pipeline import _Processes
-    pool = _Processes(2)
+    from jaxsynth.corpus.run.executors import Processes
+    pool = Processes(2)
     made = []
     try:
         first = pool.call(0, made.append, 0)
@@ -569,13 +573,15 @@ def test_this_process_makes_its_next_shard_while_a_worker_is_busy():
 def test_a_run_asks_for_no_more_programs_than_it_misses(tmp_path):
     """Shards in flight never hold more programs than records are missing:
     a run whose shards all give new records makes only the shards it keeps."""
-    from jaxsynth.corpus.pipeline import Run, _InProcess, build
+    from jaxsynth.corpus.run.pipeline import Run
+    from jaxsynth.corpus.run.executors import InProcess
+    from jaxsynth.corpus.run.recipe import build
     grammar = load_grammar()
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=5)
     build(recipe)
     asked = []
 
-    class Counting(_InProcess):
+    class Counting(InProcess):
         parallelism = 4     # four shards in flight at most, as two workers have
 
         def submit(self, recipe, number, *args):
@@ -588,17 +594,17 @@ def test_a_run_asks_for_no_more_programs_than_it_misses(tmp_path):
 def test_workers_start_before_the_grammar_loads(tmp_path, monkeypatch):
     """`sample` starts its workers first, so that they start while this
     process loads the grammar."""
-    from jaxsynth.corpus import cli
-    order, grammar, real = [], cli._grammar, cli.executor
-    monkeypatch.setattr(cli, "executor", lambda *args: order.append("workers") or real(*args))
-    monkeypatch.setattr(cli, "_grammar", lambda args: order.append("grammar") or grammar(args))
+    from jaxsynth.corpus.cli import commands, jobs
+    order, grammar, real = [], commands.grammar_of, jobs.executor
+    monkeypatch.setattr(jobs, "executor", lambda *args: order.append("workers") or real(*args))
+    monkeypatch.setattr(commands, "grammar_of", lambda args: order.append("grammar") or grammar(args))
     assert main(["sample", "-n", "4", "--shard-size", "2", "--workers", "2", "--out", str(tmp_path / "o")]) == 0
     assert order == ["workers", "grammar"]
 
 
 def test_workers_start_with_the_pool():
-    from jaxsynth.corpus.pipeline import _Processes
-    pool = _Processes(3)
+    from jaxsynth.corpus.run.executors import Processes
+    pool = Processes(3)
     try:
         assert len(pool.pool._processes) == 2
     finally:
@@ -613,8 +619,8 @@ def _leave_a_mark(path):
 def test_a_worker_ends_after_its_exit_handlers(tmp_path):
     """A worker ends without taking its heap apart, but the exit handlers of
     what it ran (JAX's) still run."""
-    from jaxsynth.corpus.pipeline import _Processes
-    pool = _Processes(2)
+    from jaxsynth.corpus.run.executors import Processes
+    pool = Processes(2)
     pool.call(1, _leave_a_mark, str(tmp_path / "mark")).result()
     pool.shutdown()
     assert (tmp_path / "mark").exists()
@@ -623,8 +629,8 @@ def test_a_worker_ends_after_its_exit_handlers(tmp_path):
 def test_setup_runs_in_each_worker_as_it_starts(tmp_path):
     """`executor`'s setup calls run in every spawned worker (through a file
     of the driver's, gone once the pool is)."""
-    from jaxsynth.corpus.pipeline import _Processes
-    pool = _Processes(3, tuple((_leave_a_mark, str(tmp_path / f"mark{k}")) for k in range(2)))
+    from jaxsynth.corpus.run.executors import Processes
+    pool = Processes(3, tuple((_leave_a_mark, str(tmp_path / f"mark{k}")) for k in range(2)))
     setup = pool.setup
     assert os.path.exists(setup)
     for k in (1, 2):
@@ -635,7 +641,7 @@ def test_setup_runs_in_each_worker_as_it_starts(tmp_path):
 
 def test_the_driver_shares_its_counts(tmp_path):
     """What `enumerate` counted in this process is what its workers learn."""
-    from jaxsynth.corpus.pipeline import build, learn, shared
+    from jaxsynth.corpus.run.recipe import build, learn, shared
     grammar = load_grammar()
     recipe = Recipe("enumerate", grammar.path, grammar.text, (), Config(pools=Pools(dims=(2,))), "statements",
                     inputs=parse_signature("f32[2]"), max_size=2)
@@ -648,9 +654,9 @@ def test_ctrl_c_during_the_end_of_a_run_still_stops_the_workers():
     """Ctrl-C while the pool waits for its workers to end (the normal end
     begun) stops them at once."""
     import multiprocessing
-    from jaxsynth.corpus.pipeline import _Processes
+    from jaxsynth.corpus.run.executors import Processes
     before = set(multiprocessing.active_children())
-    pool = _Processes(2)
+    pool = Processes(2)
     pool.call(1, time.sleep, 60)
     pool.stop.set()             # as the normal end does first
     pool.shutdown(now=True)
@@ -661,16 +667,16 @@ def test_ctrl_c_during_the_end_of_a_run_still_stops_the_workers():
 
 def test_ctrl_c_while_workers_start_stops_them(monkeypatch):
     import multiprocessing
-    from jaxsynth.corpus.pipeline import _Processes
+    from jaxsynth.corpus.run.executors import Processes
     before = set(multiprocessing.active_children())
-    real = _Processes._submit
+    real = Processes._submit
 
     def interrupted(self, fn, *args):
         real(self, fn, *args)
         raise KeyboardInterrupt
-    monkeypatch.setattr(_Processes, "_submit", interrupted)
+    monkeypatch.setattr(Processes, "_submit", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        _Processes(2)
+        Processes(2)
     for worker in set(multiprocessing.active_children()) - before:
         worker.join(timeout=30)
         assert not worker.is_alive()
@@ -707,8 +713,9 @@ def test_an_enumeration_that_learns_counts_counts_nothing(grammar):
 def test_a_cancelled_shard_of_this_process_is_never_made():
     """A run that keeps its pool for the next cancels its own shards too:
     waiting on the next run's workers makes none of them."""
-    from jaxsynth.corpus.pipeline import Cancelled, _Processes
-    pool = _Processes(2)
+    from jaxsynth.corpus.run.shards import Cancelled
+    from jaxsynth.corpus.run.executors import Processes
+    pool = Processes(2)
     made = []
     try:
         mine = pool.call(0, made.append, 0)

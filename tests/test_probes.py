@@ -6,9 +6,9 @@ from functools import lru_cache
 
 import pytest
 
-from jaxsynth.corpus import coverage as coverage_module
+from jaxsynth.corpus.analysis import coverage as coverage_module
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.schema import read_records
+from jaxsynth.corpus.run.readers import read_records
 from jaxsynth.lowering import load_function, universe
 from jaxsynth.lowering.reach import MODES, NOT_EMITTED, PROBES, lower_probe, reach_of, reachable
 from jaxsynth.synth.types import parse_signature

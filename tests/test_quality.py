@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 import brute
-from jaxsynth.corpus.quality import Quality
-from jaxsynth.corpus.records import make_records
+from jaxsynth.corpus.analysis.quality import Quality
+from jaxsynth.corpus.run.records import make_records
 from jaxsynth.synth.program import Program, captures, chain_scope
 from jaxsynth.synth.rules import Body, Pools
 from jaxsynth.synth.space import Config, Enumeration, Space
@@ -28,7 +28,7 @@ TRANSFORMS = {"vmap"}   # no op of its own: its trace is its sub-program's, batc
 def control_flow(grammar):
     """Alternatives that lower to a while or case op: calls of the lax
     functions the quality scan counts."""
-    from jaxsynth.corpus.quality import CONTROL_FLOW
+    from jaxsynth.corpus.analysis.quality import CONTROL_FLOW
     first = {a.name: grammar.literals.get(a.expansion[0].name, "") for a in grammar.alts}
     return {name for name, lit in first.items() if lit.removeprefix("lax.") in CONTROL_FLOW}
 

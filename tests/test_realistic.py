@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jaxsynth.corpus.realistic import REAL_CODE, format_table, main, ops_of_real_code, target_shares
+from jaxsynth.corpus.analysis.realistic import format_table, ops_of_real_code, target_shares
+from jaxsynth.corpus.analysis.reference import REAL_CODE
+from jaxsynth.corpus.cli import main
 from jaxsynth.lowering import universe
 from jaxsynth.synth.types import parse_signature
 
@@ -94,13 +96,13 @@ def test_shares_depend_on_presence_or_on_counts_as_measured(recs, k):
 
 
 def test_the_lowering_is_the_same_bytes_in_another_process(records):
-    out = subprocess.run([sys.executable, "-m", "jaxsynth.corpus.realistic", "--json"],
+    out = subprocess.run([sys.executable, "-m", "jaxsynth", "reference", "--json"],
                          capture_output=True, text=True, check=True).stdout
     assert out == "\n".join(json.dumps(r) for r in records) + "\n"
 
 
-def test_the_entry_prints_the_op_table(records, capsys):
-    assert main(["--measure", "occurrences"]) == 0
+def test_the_reference_command_prints_the_op_table(records, capsys):
+    assert main(["reference", "--measure", "occurrences"]) == 0
     out = capsys.readouterr().out
     assert out == format_table(records, "occurrences") + "\n"
     shares = target_shares("occurrences", records=records)
@@ -110,6 +112,6 @@ def test_the_entry_prints_the_op_table(records, capsys):
 
 
 def test_a_bad_option_is_one_line_and_exit_2(capsys):
-    assert main(["--measure", "everything"]) == 2
+    assert main(["reference", "--measure", "everything"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("jaxsynth: error: ") and err.count("\n") == 1

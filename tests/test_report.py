@@ -29,12 +29,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxsynth.corpus import report
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from jaxsynth.corpus.publish import report, style
+from jaxsynth.corpus.publish.examples import MAX_WIDTH
+from jaxsynth.corpus.publish.families import Family, attributed, sections
+from jaxsynth.corpus.publish.heatmap import heat, plot_heatmap
+from jaxsynth.corpus.publish.plots import plot_ops
+from jaxsynth.corpus.publish.scan import op_lines
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.dataset import command_line
-from jaxsynth.corpus.quality import format_quality
-from jaxsynth.corpus.records import PROGRAM
-from jaxsynth.corpus.schema import read_manifest, read_records, visible
+from jaxsynth.corpus.publish.card import command_line
+from jaxsynth.corpus.analysis.quality import format_quality
+from jaxsynth.corpus.run.records import PROGRAM
+from jaxsynth.corpus.run.readers import read_manifest, read_records, visible
 from jaxsynth.lowering import universe
 from jaxsynth.synth.grammar import load_grammar
 from test_errors import fails
@@ -280,7 +286,7 @@ def test_corpus_text_renders_as_text(hostile, tmp_path):
     assert any(HOSTILE in text for cls, text in dom.pre if cls == "python"), "the Python's markup is not text"
     assert any(HOSTILE in text for cls, text in dom.pre if cls != "python"), "the StableHLO's markup is not text"
     assert dom.find("svg", id="plot-heatmap")
-    assert "x" * (report.MAX_WIDTH + 1) not in text and "4,602 more characters" in text    # "# " + 5000 x
+    assert "x" * (MAX_WIDTH + 1) not in text and "4,602 more characters" in text    # "# " + 5000 x
 
 
 def test_same_corpus_same_bytes_over_a_previous_report(corpora, page, tmp_path):
@@ -289,7 +295,7 @@ def test_same_corpus_same_bytes_over_a_previous_report(corpora, page, tmp_path):
     again = tmp_path / "again.html"
     again.write_bytes(page.read_bytes()[:1000])     # a report this command wrote, cut short
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    done = subprocess.run([sys.executable, "-m", "jaxsynth.corpus.cli", "report", str(corpora[0]),
+    done = subprocess.run([sys.executable, "-m", "jaxsynth", "report", str(corpora[0]),
                            "--html", str(again)], capture_output=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr.decode()
     assert again.read_bytes() == page.read_bytes()
@@ -315,7 +321,7 @@ def test_ids_are_unique(compared):
 
 def test_op_lines_are_the_lines_holding_the_op(corpora):
     for r in read_records(corpora[0]):
-        located = report.op_lines(r["stablehlo"])
+        located = op_lines(r["stablehlo"])
         lines = r["stablehlo"].split("\n")
         assert set(located) == {o["op"] for o in r["ops"]} | {"builtin.module"}
         for op, numbers in located.items():
@@ -325,7 +331,7 @@ def test_op_lines_are_the_lines_holding_the_op(corpora):
 
 
 def test_op_lines_of_a_text_mlir_cannot_parse():
-    assert report.op_lines("module { this is not MLIR") is None
+    assert op_lines("module { this is not MLIR") is None
 
 
 def _shown(page: Path) -> dict[str, dict]:
@@ -382,8 +388,8 @@ def test_example_comes_from_the_alternative_that_typically_makes_the_op(corpora,
 def test_heatmap_groups_ops_by_family_and_leaves_bookkeeping_out(realistic):
     corpus, page = realistic
     s = report.scan(corpus, lambda m: load_grammar())
-    g = report.attributed(s, s.report())
-    alts, ops, rows = report.heat(g.matrix, g.family)
+    g = attributed(s, s.report())
+    alts, ops, rows = heat(g.matrix, g.family)
     made = {a["op"] for r in read_records(corpus) for a in r["attribution"]}
     assert set(ops) == made & universe() and made - universe(), "func.* and sdy.* are not left out"
     families = [g.family[op] for op in ops]
@@ -411,7 +417,7 @@ def test_sections_are_the_comments_heading_the_alternatives():
     alts = [types.SimpleNamespace(name=n, line=k, origin=o)
             for n, k, o in (("add", 3, "infix"), ("sub", 4, "infix"), ("inv", 7, "term"), ("psum", 10, "term"),
                             ("pmax", 11, "term"))]
-    assert report.sections(types.SimpleNamespace(text=text, alts=alts)) == {
+    assert sections(types.SimpleNamespace(text=text, alts=alts)) == {
         "add": "infix", "sub": "infix", "inv": "linear algebra", "psum": "collectives", "pmax": "collectives"}
 
 
@@ -419,9 +425,9 @@ def test_heatmap_labels_are_whole_and_apart(realistic):
     """Every name the heatmap draws lies inside the figure, and no two family names overlap."""
     corpus, _ = realistic
     s = report.scan(corpus, lambda m: load_grammar())
-    g = report.attributed(s, s.report())
-    fig = report.plot_heatmap(g.matrix, g.family)
-    renderer = report.FigureCanvasAgg(fig).get_renderer()
+    g = attributed(s, s.report())
+    fig = plot_heatmap(g.matrix, g.family)
+    renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
     box = fig.bbox
     drawn = [ax.get_tightbbox(renderer) for ax in fig.axes]        # each axes with the tick labels it draws
@@ -431,7 +437,7 @@ def test_heatmap_labels_are_whole_and_apart(realistic):
     bands = [t.get_window_extent(renderer) for t in fig.texts]      # the family names
     assert all(not a.overlaps(b) for k, a in enumerate(bands) for b in bands[k + 1:])
     labels = {t.get_text() for t in fig.axes[0].get_xticklabels()}
-    assert labels == {op.split(".", 1)[1] for op in report.heat(g.matrix, g.family)[1]}
+    assert labels == {op.split(".", 1)[1] for op in heat(g.matrix, g.family)[1]}
 
 
 def test_quality_and_unused_alternatives_are_those_coverage_prints(corpora, page, capsys):
@@ -465,12 +471,12 @@ def test_corpus_without_attribution_says_so(corpora, tmp_path, capsys):
 
 
 def test_missing_matplotlib_is_one_line(corpora, tmp_path, capsys, monkeypatch):
-    import jaxsynth.corpus
+    import jaxsynth.corpus.publish
     monkeypatch.setitem(sys.modules, "matplotlib", None)      # as if not installed: importing it fails
-    monkeypatch.delitem(sys.modules, "jaxsynth.corpus.report")
-    monkeypatch.delattr(jaxsynth.corpus, "report")
+    monkeypatch.delitem(sys.modules, "jaxsynth.corpus.publish.report")
+    monkeypatch.delattr(jaxsynth.corpus.publish, "report")
     msg = fails(capsys, ["report", corpora[0], "--html", tmp_path / "x.html"])
-    from jaxsynth.corpus.records import install_hint
+    from jaxsynth.corpus.run.install import install_hint
     assert msg == f"jaxsynth: error: report: matplotlib is not installed: {install_hint('report')}", msg
     assert not (tmp_path / "x.html").exists()
 
@@ -495,7 +501,7 @@ def test_every_covered_op_has_a_visible_bar(rarest):
     r = {"programs": 1000, "ops": [{"op": "stablehlo.add", "count": 9, "programs": 1000},
                                    {"op": "stablehlo.sine", "count": 1, "programs": rarest}],
          "never_hit_reachable": {}, "not_emitted": {}}
-    fig = report.plot_ops([r], ["x"])
+    fig = plot_ops([r], ["x"])
     bars = [p for ax in fig.axes for p in ax.patches if p.get_width() > 0]
     assert sorted(round(p.get_x() + p.get_width(), 6) for p in bars) == sorted([100.0, rarest / 10])
     left = fig.axes[0].get_xlim()[0]
@@ -510,8 +516,8 @@ def test_any_name_draws_as_text(names):
     into well-formed SVG."""
     matrix = {n: {"uses": 2, "ops": {f"stablehlo.{n}": {"count": 1, "uses": 1, "share": 0.5}}} for n in names}
     matrix[PROGRAM] = {"uses": 1, "ops": {"func.func": {"count": 1, "uses": 1, "share": 1.0}}}
-    family = {f"stablehlo.{n}": report.Family((0, k), n, n) for k, n in enumerate(names)}
-    svg = report._svg(report.plot_heatmap(matrix, family), "plot-x", "<title & such>")
+    family = {f"stablehlo.{n}": Family((0, k), n, n) for k, n in enumerate(names)}
+    svg = style.svg(plot_heatmap(matrix, family), "plot-x", "<title & such>")
     root = ET.fromstring(svg)
     assert root.get("id") == "plot-x"
     assert "<script" not in svg
@@ -522,7 +528,7 @@ def test_a_text_nested_too_deep_for_mlir_is_not_parsed(corpora, tmp_path):
     r = next(read_records(corpora[0]))
     r["stablehlo"] = "#deep = " + "[" * 100_000 + "]" * 100_000 + "\n" + r["stablehlo"]
     d = _write(tmp_path / "deep", [r])
-    done = subprocess.run([sys.executable, "-m", "jaxsynth.corpus.cli", "report", str(d), "--html",
+    done = subprocess.run([sys.executable, "-m", "jaxsynth", "report", str(d), "--html",
                            str(tmp_path / "deep.html")], capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert (tmp_path / "deep.html").exists()

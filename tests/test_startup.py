@@ -79,7 +79,7 @@ def test_python_dash_m_runs_the_command(tmp_path):
 def test_every_option_says_what_it_does():
     import argparse
 
-    from jaxsynth.corpus.cli import build_parser
+    from jaxsynth.corpus.cli.options import build_parser
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     silent = [f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
               for name, parser in commands.items() for a in parser._actions if not a.help]

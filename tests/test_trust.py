@@ -18,8 +18,8 @@ import sys
 import pytest
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.schema import visible
-from jaxsynth.synth.safety import UnsafeProgram, load_program
+from jaxsynth.corpus.run.readers import visible
+from jaxsynth.synth.safety import UnsafeProgram, load_program, parse_program
 from test_errors import EXP, GRAMMAR, edited_grammar, fails, sample_with
 
 def _sentinel(tmp_path):
@@ -94,6 +94,41 @@ def test_hostile_skeleton_literal_is_refused(capsys, tmp_path):
     assert msg.startswith(f"jaxsynth: error: {path}:{line}: rule 'ret': "), msg
 
 
+IMPORTS = '_IMPORTS: "import jax" _WS "import jax.numpy as jnp" _WS "from jax import lax"'
+HOSTILE_HEADERS = {
+    # id: (the grammar's _IMPORTS line, what the message says)
+    "other-module": (IMPORTS.replace('"from jax import lax"', '"import os"'), "header 'import os'"),
+    "other-module-under-a-root's-name": (IMPORTS.replace('"from jax import lax"', '"import os as lax"'),
+                                         "header 'import os as lax'"),
+    "root-under-another-name": (IMPORTS.replace('"import jax.numpy as jnp"', '"import jax.numpy as np"'),
+                                "header 'import jax.numpy as np'"),
+    "two-statements": (IMPORTS.replace('"from jax import lax"', '"from jax import lax; import os"'),
+                       "header 'from jax import lax; import os'"),
+    "not-an-import": (IMPORTS.replace('"from jax import lax"', '"lax = jax.lax"'), "header 'lax = jax.lax'"),
+    "alternatives": (IMPORTS.replace('"from jax import lax"', '("from jax import lax" | "import os")'),
+                     "import statements as string literals"),
+    "missing-root": (IMPORTS.replace(' _WS "from jax import lax"', ""), "the grammar's header does not import lax"),
+}
+
+
+@pytest.mark.parametrize("line, says", HOSTILE_HEADERS.values(), ids=HOSTILE_HEADERS.keys())
+def test_a_header_importing_anything_else_is_refused(capsys, tmp_path, line, says):
+    """A grammar's header (its _IMPORTS terminal) imports only what the
+    vocabulary allows (`vocabulary.ROOTS`): a foreign grammar cannot widen
+    what programs import. Refused at load with file:line, one line."""
+    from jaxsynth.synth.grammar import GrammarError, load_grammar
+    path, at = edited_grammar(tmp_path, IMPORTS, line)
+    with pytest.raises(GrammarError) as e:
+        load_grammar(path)
+    if "does not import" in says:       # located at an alternative that uses what the header leaves out
+        at = int(re.match(rf"{re.escape(str(path))}:(\d+): ", str(e.value)).group(1))
+        assert '"lax.' in path.read_text().splitlines()[at - 1]
+    assert str(e.value).startswith(f"{path}:{at}: ") and says in str(e.value) and "\n" not in str(e.value)
+    msg = fails(capsys, sample_with(tmp_path, path))
+    assert msg == f"jaxsynth: error: {e.value}"
+    assert not (tmp_path / "out").exists()
+
+
 def test_packaged_grammar_is_within_the_vocabulary(grammar):
     assert grammar.alts      # it loaded: every literal passed
 
@@ -153,6 +188,17 @@ def test_hostile_program_text_never_runs(tmp_path, source):
     with pytest.raises(UnsafeProgram):
         load_program(source)
     assert not _sentinel(tmp_path).exists()
+
+
+@pytest.mark.parametrize("name", ["open", "eval", "exec", "getattr", "compile", "globals", "vars", "breakpoint",
+                                  "__import__", "__builtins__"])
+def test_the_text_check_refuses_a_builtin_by_name(name):
+    """The program-text check itself refuses a name the program does not
+    bind (the namespace without builtins behind it is a second wall, not the
+    first): judged on the text alone, before anything is defined or run."""
+    with pytest.raises(UnsafeProgram, match=rf"name '{name}'"):
+        parse_program(GOOD.replace("jnp.exp(x0)", f"{name}('x')"))
+    parse_program(GOOD)
 
 
 def test_programs_run_without_builtins():
@@ -350,7 +396,7 @@ def test_show_shows_the_whole_record_visibly(genuine, tmp_path, capsys):
 def test_validate_run_compares_eager_with_jit(genuine, capsys, monkeypatch):
     assert main(["validate", str(genuine / "n"), "--run"]) == 0, capsys.readouterr()
     assert re.search(r"\d+ pass, 0 fail", capsys.readouterr().out)
-    from jaxsynth.corpus import validate as v
+    from jaxsynth.corpus.run import validate as v
     from jaxsynth.synth.types import parse_signature
     types = parse_signature("f32[3]")
     assert v.compare_run(GOOD, types, b"seed") is None
@@ -384,7 +430,7 @@ def sharded(tmp_path_factory):
 
 def _processes_started(monkeypatch):
     """The worker counts validate starts process pools for, as they start."""
-    from jaxsynth.corpus import validate as v
+    from jaxsynth.corpus.run import validate as v
     asked, real = [], v.executor
     monkeypatch.setattr(v, "executor", lambda workers: (workers > 1 and asked.append(workers)) or real(workers))
     return asked
@@ -413,8 +459,8 @@ def test_validate_says_the_same_with_any_number_of_workers(sharded, genuine, cap
 def test_validate_shows_progress_on_stderr(sharded, capsys, monkeypatch):
     """A line every few seconds off a terminal, a bar on one; stdout holds the
     failures and the summary alone, the same either way."""
-    from jaxsynth.corpus import cli
-    monkeypatch.setattr(cli._Ticker, "EVERY", 0.001)
+    from jaxsynth.corpus.cli import progress
+    monkeypatch.setattr(progress.Ticker, "EVERY", 0.001)
     main(["validate", str(sharded), "--workers", "1"])
     plain = capsys.readouterr()
     assert re.search(r"validate: \d+/24 records", plain.err), plain.err[-2000:]
@@ -430,17 +476,17 @@ def test_validate_interrupted_stops_its_workers(sharded, capsys, monkeypatch):
     line, and the worker ended."""
     import multiprocessing
     import multiprocessing.connection
-    from jaxsynth.corpus import pipeline
+    from jaxsynth.corpus.run import executors
     asked = _processes_started(monkeypatch)
     before = set(multiprocessing.active_children())
-    checked, real = [], pipeline._Deferred.result
+    checked, real = [], executors.Deferred.result
 
     def result(here):
         if checked:
             raise KeyboardInterrupt
         checked.append(here)
         return real(here)
-    monkeypatch.setattr(pipeline._Deferred, "result", result)
+    monkeypatch.setattr(executors.Deferred, "result", result)
     assert main(["validate", str(sharded), "--workers", "2"]) == 130
     out, err = capsys.readouterr()
     assert err.splitlines()[-1] == "jaxsynth: interrupted" and "Traceback" not in err

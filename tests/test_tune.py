@@ -1,4 +1,4 @@
-"""Tuning weights to a target op distribution (corpus/tune.py, `jaxsynth tune`)."""
+"""Tuning weights to a target op distribution (corpus/analysis/, `jaxsynth tune`)."""
 import json
 import math
 
@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.coverage import shares, tv
-from jaxsynth.corpus.tune import Model, Pilot, Target, corpus_target, distance, file_target, normalised
+from jaxsynth.corpus.analysis.coverage import shares, tv
+from jaxsynth.corpus.analysis.model import Model
+from jaxsynth.corpus.analysis.pilot import Pilot
+from jaxsynth.corpus.analysis.targets import Target, corpus_target, distance, file_target, normalised
+from jaxsynth.corpus.run.readers import read_records
 from jaxsynth.synth.grammar import load_grammar, override_weights, read_weights_file
 
 from test_errors import fails
@@ -58,9 +61,9 @@ def test_collectives_come_with_the_mesh_that_opens_their_context(pilot_dir):
 
 
 def test_a_corpus_target_is_that_corpus_s_distribution(pilot_dir):
-    from jaxsynth.corpus.coverage import Coverage
-    from jaxsynth.corpus.quality import Quality
-    from jaxsynth.corpus.schema import corpus_files, iter_records
+    from jaxsynth.corpus.analysis.coverage import Coverage
+    from jaxsynth.corpus.analysis.quality import Quality
+    from jaxsynth.corpus.run.readers import corpus_files, iter_records
     cov = Coverage(Quality(load_grammar()))
     for _, r, _ in iter_records(corpus_files(pilot_dir)[1]):
         cov.add(r)
@@ -100,6 +103,28 @@ def test_tune_moves_a_partial_target_and_writes_usable_weights(tmp_path, capsys)
     assert main(["sample", "-n", "5", "--weights", str(out), "--workers", "1", "--out", str(corpus)]) == 0
 
 
+def test_the_verification_corpus_has_a_seed_no_pilot_used(tmp_path):
+    """Verifying on a pilot's seed would measure the solved weights on programs
+    they were fitted to (the very corpus of the first pilot, when the best
+    weights are the starting ones), and report a distance that flatters them."""
+    target = tmp_path / "t.json"
+    target.write_text(json.dumps({"stablehlo.sort": 0.3}))
+    work = tmp_path / "work"
+    argv = ["tune", "--target", target, "-n", "40", "--verify", "40", "--iterations", "1", "--workers", "1",
+            "--out", tmp_path / "w.weights", "--work", work]
+    assert main([str(a) for a in argv]) == 0
+    pilots = sorted(work.glob("pilot-*"))
+    assert [p.name for p in pilots] == ["pilot-0", "pilot-1"]
+
+    def seed(corpus):
+        return json.loads((corpus / "manifest.json").read_text())["seed"]
+
+    def programs(corpus):
+        return [r["python"] for r in read_records(corpus)]
+    assert seed(work / "verify") not in {seed(p) for p in pilots}
+    assert all(programs(work / "verify") != programs(p) for p in pilots)
+
+
 @pytest.mark.parametrize("content, says", [
     ('{"stablehlo.no_such_op": 0.5}', "'stablehlo.no_such_op' is not a stablehlo or chlo op"),
     ('{"stablehlo.sort": 1.5}', "must be a number in [0, 1]"),
@@ -125,7 +150,7 @@ def test_tune_option_errors(tmp_path, capsys):
 def test_occurrence_shares_may_not_add_up_beyond_one(tmp_path):
     target = tmp_path / "t.json"
     target.write_text('{"stablehlo.sort": 0.7, "stablehlo.while": 0.7}')
-    from jaxsynth.corpus.records import CorpusError
+    from jaxsynth.corpus.run.files import CorpusError
     with pytest.raises(CorpusError, match="more than 1"):
         file_target(target, "occurrences")
     assert file_target(target, "programs").values == {"stablehlo.sort": 0.7, "stablehlo.while": 0.7}

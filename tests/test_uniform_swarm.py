@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from jaxsynth.corpus.cli import main
-from jaxsynth.corpus.pipeline import Recipe, build, make_shard, programs
-from jaxsynth.corpus.schema import read_records
+from jaxsynth.corpus.run.recipe import Recipe, build, programs
+from jaxsynth.corpus.run.shards import make_shard
+from jaxsynth.corpus.run.readers import read_records
 from jaxsynth.synth.grammar import load_grammar
 from jaxsynth.synth.printer import to_source
 from jaxsynth.synth.rules import Pools

@@ -11,12 +11,12 @@ could reach, with the probe that reaches them, and those JAX never emits,
 with the reason. Ops outside the universe (func.func, func.call, ...) are
 counted and listed apart.
 
-An op distribution is a dict op -> share summing to 1, over the universe's
-ops only, in one of two measures (`MEASURES`): "programs", the share of
-programs containing each op, normalised to sum 1 over ops; "occurrences",
-each op's share of all op occurrences. `shares` makes one of a corpus,
-`tv`, `js` and `entropy` measure them, and `compare` sets two corpora side
-by side.
+Ops are counted by a `tally.Tally`. An op distribution is a dict op ->
+share summing to 1, over the universe's ops only, in one of two measures
+(`MEASURES`): "programs", the share of programs containing each op,
+normalised to sum 1 over ops; "occurrences", each op's share of all op
+occurrences. `shares` gives a corpus's (from its Coverage or report), `tv`,
+`js` and `entropy` measure them, and `compare` sets two corpora side by side.
 """
 from __future__ import annotations
 
@@ -27,25 +27,19 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..lowering import universe
-from ..lowering.reach import NOT_EMITTED, reach_of, reachable
+from ...lowering import universe
+from ...lowering.reach import NOT_EMITTED, reach_of, reachable
+from ..run.readers import checked_records, visible
+from ..run.records import PROGRAM
 from .diversity import Diversity, format_diversity
 from .quality import Quality, format_quality
-from .records import PROGRAM
-from .schema import checked_records, visible
-
-MEASURES = {
-    "programs": "each op's share of the programs containing it, normalised to sum 1 over ops",
-    "occurrences": "each op's share of all op occurrences",
-}
+from .tally import MEASURES, Tally
 
 
 @dataclass
 class Coverage:
     quality: Quality
-    programs: int = 0
-    occurrences: Counter = field(default_factory=Counter)      # op -> times seen
-    programs_with: Counter = field(default_factory=Counter)    # op -> programs containing it
+    tally: Tally = field(default_factory=Tally)
     alternatives: Counter = field(default_factory=Counter)     # alternative -> times used
     diversity: Diversity = field(default_factory=Diversity)
     attributed: int = 0                                        # records that carry `attribution`
@@ -53,11 +47,12 @@ class Coverage:
     by_alt_uses: Counter = field(default_factory=Counter)      # (alternative, op) -> uses that produced the op
     attributed_uses: Counter = field(default_factory=Counter)  # alternative -> uses, in attributed records
 
+    @property
+    def programs(self) -> int:
+        return self.tally.programs
+
     def add(self, record: dict) -> None:
-        self.programs += 1
-        for item in record["ops"]:
-            self.occurrences[item["op"]] += item["count"]
-            self.programs_with[item["op"]] += 1
+        self.tally.add_record(record)
         self.alternatives.update(record["alternatives"])
         self.quality.add(record)
         self.diversity.add(record)
@@ -80,7 +75,7 @@ class Coverage:
         `alternatives` is every alternative of the grammar, to list the unused."""
         u = universe()
         reach, not_emitted = reachable() & u, frozenset(NOT_EMITTED) & u
-        hit = sorted((op for op in self.occurrences if op in u), key=lambda o: (-self.occurrences[o], o))
+        hit = self.tally.hit()
         never = sorted(u - set(hit))
         return {
             "programs": self.programs,
@@ -90,8 +85,8 @@ class Coverage:
             "reachable": len(reach),
             "covered_reachable": len(reach.intersection(hit)),
             "coverage_reachable": round(len(reach.intersection(hit)) / max(len(reach), 1), 4),
-            "ops": [{"op": op, "count": self.occurrences[op], "programs": self.programs_with[op]} for op in hit],
-            "outside_universe": sorted(op for op in self.occurrences if op not in u),
+            "ops": self.tally.rows(),
+            "outside_universe": self.tally.outside(),
             "never_hit": never,
             "never_hit_reachable": {op: reach_of(op) for op in never if op in reach},
             "not_emitted": {op: reach_of(op) for op in never if op in not_emitted},
@@ -117,7 +112,7 @@ class Coverage:
 
 
 def collect(files, quality: Quality) -> Coverage:
-    """The coverage of the records of `files` (as `schema.corpus_files` lists
+    """The coverage of the records of `files` (as `readers.corpus_files` lists
     them); a record that breaks the schema is a CorpusError naming its line."""
     cov = Coverage(quality)
     for _, record in checked_records(files):
@@ -125,45 +120,18 @@ def collect(files, quality: Quality) -> Coverage:
     return cov
 
 
-def ops_report(records) -> dict:
-    """What op distributions read of `Coverage.report`, from records' `ops`
-    alone (no quality scan, no diversity): "programs", "ops" (the
-    universe's, by count: {op, count, programs}) and "outside_universe"."""
-    u = universe()
-    n, programs, occurrences = 0, Counter(), Counter()
-    for record in records:
-        n += 1
-        for item in record["ops"]:
-            programs[item["op"]] += 1
-            occurrences[item["op"]] += item["count"]
-    hit = sorted((op for op in occurrences if op in u), key=lambda o: (-occurrences[o], o))
-    return {"programs": n,
-            "ops": [{"op": op, "count": occurrences[op], "programs": programs[op]} for op in hit],
-            "outside_universe": sorted(op for op in occurrences if op not in u)}
-
-
 # ---------------------------------------------------------------- op distributions
 
-def _table(coverage) -> tuple[int, dict[str, tuple[int, int]]]:
-    """(programs, {op: (occurrences, programs containing it)}) over the
-    universe's ops, of a Coverage or of its report."""
-    u = universe()
-    if isinstance(coverage, Coverage):
-        return coverage.programs, {op: (n, coverage.programs_with[op])
-                                   for op, n in sorted(coverage.occurrences.items()) if op in u}
-    return coverage["programs"], {o["op"]: (o["count"], o["programs"]) for o in coverage["ops"] if o["op"] in u}
+def tally_of(coverage) -> Tally:
+    """The op tally of a Coverage, or of its report."""
+    return coverage.tally if isinstance(coverage, Coverage) else Tally.of_report(coverage)
 
 
 def shares(coverage, measure: str) -> dict[str, float]:
     """The op distribution of a Coverage (or its report) in `measure`
     ("programs" or "occurrences", see MEASURES): {op: share}, summing to 1
     over the stablehlo/chlo ops hit; {} if none is."""
-    if measure not in MEASURES:
-        raise ValueError(f"measure {measure!r} is not one of {', '.join(MEASURES)}")
-    column = 1 if measure == "programs" else 0
-    _, table = _table(coverage)
-    total = sum(row[column] for row in table.values())
-    return {op: row[column] / total for op, row in sorted(table.items())} if total else {}
+    return tally_of(coverage).shares(measure)
 
 
 def tv(p: dict, q: dict) -> float:
@@ -204,13 +172,15 @@ def compare(a, b) -> dict:
     b gained and lost; total-variation and Jensen-Shannon distances in both
     MEASURES (None where a corpus hits no op); the entropy of each, in bits.
     Ops sorted by the change of their share of programs, largest first."""
-    (na, ta), (nb, tb) = _table(a), _table(b)
-    dists = {m: (shares(a, m), shares(b, m)) for m in MEASURES}
+    x, y = tally_of(a), tally_of(b)
+    ta, tb = x.table(), y.table()
+    dists = {m: (x.shares(m), y.shares(m)) for m in MEASURES}
     occ_a, occ_b = dists["occurrences"]
+    held_a, held_b = x.values("programs"), y.values("programs")
     rows = []
     for op in sorted(ta.keys() | tb.keys()):
         (ca, pa), (cb, pb) = ta.get(op, (0, 0)), tb.get(op, (0, 0))
-        sa, sb = pa / na if na else 0.0, pb / nb if nb else 0.0
+        sa, sb = held_a.get(op, 0.0), held_b.get(op, 0.0)
         oa, ob = occ_a.get(op, 0.0), occ_b.get(op, 0.0)
         rows.append(dict(zip(COMPARE_FIELDS, (op, ca, cb, pa, pb, *map(_round, (sa, sb, sb - sa, oa, ob, ob - oa))))))
     rows.sort(key=lambda r: (-abs(r["programs_share_delta"]), r["op"]))
@@ -219,8 +189,8 @@ def compare(a, b) -> dict:
         return {"programs": n, "ops": len(table), "occurrences": sum(c for c, _ in table.values()),
                 "entropy": {m: _round(entropy(d[i])) for m, d in dists.items()}}
     return {
-        "a": side(na, ta, 0),
-        "b": side(nb, tb, 1),
+        "a": side(x.programs, ta, 0),
+        "b": side(y.programs, tb, 1),
         "ops": rows,
         "gained": sorted(tb.keys() - ta.keys()),
         "lost": sorted(ta.keys() - tb.keys()),

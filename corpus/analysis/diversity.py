@@ -31,7 +31,8 @@ import hashlib
 import re
 from itertools import combinations
 
-from ..lowering import universe
+from ...lowering import universe
+from .tally import multiset
 
 RENEW = 1000        # modules parsed per MLIR context: attributes a context uniques are never freed
 MAX_NESTING = 256   # brackets deep: MLIR's parser recurses, and a record nested 10^5 deep crashes the process
@@ -85,7 +86,7 @@ class Diversity:
     def add(self, record: dict) -> None:
         self.programs += 1
         u = universe()
-        ops = sorted({o["op"] for o in record["ops"]} & u)
+        ops = sorted({op for op, _ in multiset(record)} & u)
         self.ops.update(ops)
         self.pairs.update(combinations(ops, 2))
         edges = self._edges(record["stablehlo"])
@@ -94,7 +95,7 @@ class Diversity:
         else:
             self.bigrams.update(e for e in edges if e[0] in u and e[1] in u)
         self.texts.add(hashlib.blake2b(record["stablehlo"].encode(), digest_size=16).digest())
-        self.multisets.add(tuple((o["op"], o["count"]) for o in record["ops"]))
+        self.multisets.add(multiset(record))
         if checkpoint(self.programs):
             self.growth.append(self._point())
 

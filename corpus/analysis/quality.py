@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 
 import lark
 from lark import Tree
-from lark.grammar import NonTerminal, Terminal
 
-from ..synth.grammar import Grammar
-from ..synth.safety import MAX_SOURCE
+from ...synth.grammar import Grammar
+from ...synth.safety import MAX_SOURCE
+from ...synth.skeleton import LAM, is_slot
+from .tally import multiset
 
 CONTROL_FLOW = {"cond", "switch", "fori_loop", "while_loop", "scan"}     # lax functions taking sub-programs
 CONTROL_FLOW_OPS = ("stablehlo.while", "stablehlo.case")
@@ -59,7 +60,7 @@ class Quality:
     def add(self, record: dict) -> None:
         self.programs += 1
         self.texts.add(hash(record["stablehlo"]))
-        self.multisets.add(tuple((o["op"], o["count"]) for o in record["ops"]))
+        self.multisets.add(multiset(record))
         try:
             if not self._tree(record["python"]):
                 return      # not derived by the grammar: maybe not even Python; nothing more to read
@@ -67,7 +68,7 @@ class Quality:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             self.unparsed += 1      # derived, yet nested beyond what Python's parser takes
             return
-        ops = {o["op"]: o["count"] for o in record["ops"]}
+        ops = dict(multiset(record))
         in_ir = sum(ops.get(op, 0) for op in CONTROL_FLOW_OPS)
         calls = [c for c in ast.walk(fn) if isinstance(c, ast.Call) and _lax_name(c) in CONTROL_FLOW]
         self.constructs += len(calls)
@@ -93,12 +94,11 @@ class Quality:
             alt = self.grammar.by_name.get(node.data)
             if alt is None:
                 continue
-            # children follow the alternative's kept symbols: slots, and attribute
+            # children follow the alternative's child symbols: slots, and attribute
             # tokens (a lambda's parameter NAMEs among them: scan, fori_pair)
-            kept = [s for s in alt.expansion if not (isinstance(s, Terminal) and s.filter_out)]
-            slots = [(s.name, c) for s, c in zip(kept, node.children) if isinstance(s, NonTerminal)]
-            operands = [c for k, c in slots if k != "lam"]
-            lambdas = [c for k, c in slots if k == "lam"]
+            slots = [(s.name, c) for s, c in zip(alt.children, node.children) if is_slot(s)]
+            operands = [c for k, c in slots if k != LAM]
+            lambdas = [c for k, c in slots if k == LAM]
             if len(operands) > 1:
                 self.multi_operand_ops += 1
                 same = len(set(map(_key, operands))) < len(operands)

@@ -29,15 +29,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ..lowering import LoweringError
-from ..synth.printer import to_source
-from ..synth.rules import SHAPES
-from ..synth.safety import load_program
-from ..synth.types import parse_signature
+from ...lowering import LoweringError
+from ...synth.printer import to_source
+from ...synth.rules import SHAPES
+from ...synth.safety import load_program
+from ...synth.types import parse_signature
 from .compose import Composer, FragmentCache
-from .pipeline import GC_THRESHOLDS, Recipe, Run, build, executor, programs, shared
-from .pipeline import composer as process_composer
+from .executors import executor
+from .pipeline import Run
+from .recipe import Recipe, build, programs, shared
 from .records import make_records
+from .shards import GC_THRESHOLDS
+from .shards import composer as process_composer
 
 ENUMERATE = {"inputs": "f32[2]", "max_ops": 3, "dims": (2,)}     # the enumerate workload
 SHARD = (0, 500)        # its default part of the index space
@@ -46,7 +49,7 @@ SHARD = (0, 500)        # its default part of the index space
 def enumerate_recipe(grammar, shard: tuple[int, int] = SHARD) -> tuple[Recipe, int, int]:
     """(recipe, first, last) of shard I/N of the ENUMERATE workload, as
     `jaxsynth enumerate --shard I/N` cuts it."""
-    from ..synth.space import Config
+    from ...synth.space import Config
     config = Config(pools=dataclasses.replace(SHAPES["tiny"], dims=ENUMERATE["dims"]))
     recipe = Recipe("enumerate", grammar.path, grammar.text, (), config, "statements",
                     inputs=parse_signature(ENUMERATE["inputs"]), max_size=ENUMERATE["max_ops"])

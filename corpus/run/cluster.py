@@ -40,8 +40,9 @@ import socket
 import time
 from pathlib import Path
 
-from .pipeline import make_shard
-from .records import CorpusError, install_hint
+from .files import CorpusError
+from .install import install_hint
+from .shards import make_shard
 
 WATCH = 1.0         # seconds between looks at the cluster while a shard is awaited
 HEAD_GRACE = 10.0   # seconds the head may not answer before the cluster counts as lost

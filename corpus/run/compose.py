@@ -25,19 +25,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from ..lowering import LoweringError, lower_flat
-from ..lowering.splice import Piece, Step, Whole, cut, splice
-from ..synth.fragments import evaluation_order, fragment
-from ..synth.printer import printed
-from ..synth.program import Program, op_tree, token_text, tree_text
-from ..synth.types import format_signature
-from .records import PROGRAM, attribution, load_source
+from ...lowering import LoweringError, lower_flat
+from ...lowering.splice import Piece, Step, Whole, cut, splice
+from ...synth.fragments import evaluation_order, fragment
+from ...synth.printer import printed
+from ...synth.program import Program, op_tree, token_text, tree_text
+from ...synth.skeleton import NAME
+from ...synth.types import format_signature
+from .records import PROGRAM, by_jax_attributed
 
 
 def fragment_key(program: Program) -> str:
     """What fixes a one-step program's printed text, without printing it:
     its signature and the repr of its step's tree."""
-    refs = [token_text("NAME", program.name(i)) for i in range(len(program.inputs))]
+    refs = [token_text(NAME, program.name(i)) for i in range(len(program.inputs))]
     return format_signature(program.inputs) + "|" + op_tree(program.steps[0], refs, refs, tree_text, token_text)
 
 
@@ -66,9 +67,9 @@ def code_files() -> list[Path]:
     their operations are: the packages' own folders, not their parent (installed
     editable, that is the checkout, whose .venv holds all of JAX: a second to
     read, and changed by any pip install)."""
-    from .. import lowering, synth
+    from ... import lowering, synth
     folders = [Path(m.__file__).resolve().parent for m in (synth, lowering, sys.modules[__package__])]
-    return sorted(f for folder in folders for f in folder.glob("*.py"))
+    return sorted(f for folder in folders for f in folder.rglob("*.py"))     # the rules are a package
 
 
 @lru_cache(maxsize=1)
@@ -232,15 +233,13 @@ class Composer:
         for i in range(0, len(todo), self.batch):
             chunk = [s for s, _ in todo[i:i + self.batch]]
             texts = [printed(missing[s].tree, self.grammar) for s in chunk]
-            loaded = [load_source(source) for source, _ in texts]
-            jobs = [(fn, [t.spec() for t in missing[s].inputs]) for fn, s in zip(loaded, chunk) if callable(fn)]
-            lowered = iter(lower_flat(jobs, self.platform, canonical=False))     # spliced and printed again
-            for s, (_, spans), fn in zip(chunk, texts, loaded):
-                low = next(lowered) if callable(fn) else fn
+            done = by_jax_attributed(texts, [missing[s] for s in chunk],    # MLIR prints them once spliced
+                                     lambda jobs: lower_flat(jobs, self.platform, canonical=False))
+            for s, low in zip(chunk, done):
                 if isinstance(low, LoweringError):
                     stored = Stored(None, (), str(low))
                 else:
-                    attributed = attribution(spans, low.sites)
+                    low, attributed = low
                     stored = Stored(cut(low),
                                     tuple((a["alternative"], a["op"], a["count"]) for a in attributed))
                 self._keep(s, stored)

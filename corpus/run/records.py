@@ -23,28 +23,17 @@ its step) to PROGRAM. For every op, the counts add up to `ops`.
 from __future__ import annotations
 
 import hashlib
-import json
-import platform as _platform
-import sys
 import time
 from collections import Counter
 
-from ..lowering import Lowered, LoweringError, lower_batch
-from ..synth.printer import printed
-from ..synth.program import Program
-from ..synth.grammar import Grammar
-from ..synth.safety import UnsafeProgram, load_program
+from ...lowering import Lowered, LoweringError, lower_batch
+from ...synth.grammar import Grammar
+from ...synth.printer import printed
+from ...synth.program import Program
+from ...synth.safety import UnsafeProgram, load_program
+from .fields import Made, record
 
-MANIFEST = "manifest.json"
-# of the manifest; 3: records say how they were lowered ("lowering"); 4: "attribution";
-# 5: attribution skips the frames JAX reuses from another call's trace (`lowering.op_sites`);
-# 6: a shard's "lowering" counts the records written, not every program it made
-FORMAT = 6
 PROGRAM = "(program)"   # the alternative of ops no operation of the program made
-
-
-class CorpusError(ValueError):
-    """A corpus directory that cannot be read or written as asked."""
 
 
 BATCH = 50      # programs lowered together in one module
@@ -81,10 +70,8 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
     lowered: dict = {}
     for i in range(0, len(by_jax), batch):
         chunk = by_jax[i:i + batch]
-        loaded = {k: load_source(sources[k]) for k in chunk}
-        jobs = [(fn, [t.spec() for t in items[k][1].inputs]) for k, fn in loaded.items() if callable(fn)]
-        done = iter(lower_batch(jobs, platform, symbolic))
-        lowered.update((k, next(done) if callable(fn) else fn) for k, fn in loaded.items())
+        lowered.update(zip(chunk, by_jax_attributed([texts[k] for k in chunk], [items[k][1] for k in chunk],
+                                                    lambda jobs: lower_batch(jobs, platform, symbolic))))
     times["print"] += t1 - t0
     times["compose"] += t2 - t1
     times["programs lowered by JAX"] += time.perf_counter() - t2
@@ -98,12 +85,12 @@ def make_records(items, grammar: Grammar, style: str, batch: int = BATCH, platfo
             if checked[k] and isinstance(low, LoweringError):
                 raise Mismatch(f"program {origin['id']}: spliced, but JAX does not lower it ({low})")
             if not isinstance(low, LoweringError):
-                attributed = attribution(texts[k][1], low.sites)
+                low, attributed = low
                 if checked[k]:
                     _compare(origin["id"], c, low, attributed)
-                low = _record(program, source, low, dict(origin), how, attributed)
+                low = record(Made(program, source, low, origin, how, attributed))
         else:
-            low = _record(program, source, Lowered(c.text, c.ops), dict(origin), how, c.attribution)
+            low = record(Made(program, source, Lowered(c.text, c.ops), origin, how, c.attribution))
         yield program, low
 
 
@@ -132,6 +119,20 @@ def load_source(source: str):
         return LoweringError(f"UnsafeProgram: {e}")
 
 
+def by_jax_attributed(texts, programs, lower) -> list:
+    """Printed programs, each (source, spans), lowered by JAX through
+    `lower` (a function of [(fn, specs)]: `lower_batch` or `lower_flat` with
+    their options), each as (Lowered, its attribution) or the LoweringError
+    of its text or its lowering: what a record and a piece are made of."""
+    loaded = [load_source(source) for source, _ in texts]
+    done = iter(lower([(fn, [t.spec() for t in p.inputs]) for fn, p in zip(loaded, programs) if callable(fn)]))
+    out = []
+    for (_, spans), fn in zip(texts, loaded):
+        low = next(done) if callable(fn) else fn
+        out.append(low if isinstance(low, LoweringError) else (low, attribution(spans, low.sites)))
+    return out
+
+
 def attribution(spans, sites) -> list[dict]:
     """[{alternative, op, count}] sorted, from a program's `Grammar.spans`
     and its lowering's `sites`: each op goes to the innermost operation
@@ -146,59 +147,3 @@ def attribution(spans, sites) -> list[dict]:
                     owner = alt
         counts[owner, op] += n
     return [{"alternative": a, "op": o, "count": n} for (a, o), n in sorted(counts.items())]
-
-
-def _record(program: Program, source: str, lowered, origin: dict, how: dict, attributed: list) -> dict:
-    return {
-        "id": origin.pop("id"),
-        "python": source,
-        "inputs": [str(t) for t in program.inputs],
-        "outputs": [str(t) for t in program.output_types],
-        "lowering": {**how, "shapes": lowered.symbolic or "static"},
-        "stablehlo": lowered.text,
-        "ops": [{"op": k, "count": v} for k, v in lowered.ops.items()],
-        "attribution": attributed,
-        "alternatives": program.alternatives,
-        "size": program.size,
-        "depth": program.depth,
-        **origin,
-        "hash": program.structural_hash,
-    }
-
-
-def versions() -> dict:
-    from importlib import metadata
-
-    import jax
-    import jaxlib
-    import lark
-    import networkx
-    import numpy
-    try:
-        ours = metadata.version("jaxsynth")
-    except metadata.PackageNotFoundError:       # run from a source tree, not installed
-        ours = "not installed"
-    return {"jaxsynth": ours, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-            "numpy": numpy.__version__, "lark": lark.__version__, "networkx": networkx.__version__,
-            "python": _platform.python_version()}
-
-
-def install_hint(extra: str) -> str:
-    """How to install an optional extra, as jaxsynth was installed: from a
-    checkout (editable) by its folder, else by name from the index."""
-    from importlib import metadata
-    from urllib.parse import unquote, urlparse
-    pip = f"{sys.executable} -m pip"       # this environment's, which need not be the one on PATH
-    for dist in metadata.distributions(name="jaxsynth"):    # a checkout's egg-info has no install record
-        try:
-            url = json.loads(dist.read_text("direct_url.json") or "{}")
-        except ValueError:
-            continue
-        where = urlparse(url.get("url", ""))
-        if url.get("dir_info", {}).get("editable") and where.scheme == "file":
-            return f'{pip} install -e "{unquote(where.path)}[{extra}]"'
-    return f'{pip} install "jaxsynth[{extra}]"'
-
-
-def shard_name(number: int) -> str:
-    return f"records-{number:05d}.jsonl"

@@ -21,24 +21,24 @@ the output is the same for any number of workers.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..lowering import LoweringError
-from ..synth.check import CheckError, check_source
-from ..synth.grammar import Grammar, load_grammar
-from ..synth.printer import STYLES, to_source
-from ..synth.rules import Pools
-from ..synth.safety import MAX_SOURCE, load_program
-from ..synth.space import Config, Space
-from ..synth.types import DTYPES, MAX_DIM, MAX_RANK, within_bounds
-from .pipeline import executor
-from .records import CorpusError, make_records
-from .schema import corpus_files, iter_records, lowering_of, visible
+from ...lowering import LoweringError
+from ...synth.check import CheckError, check_source
+from ...synth.grammar import Grammar, load_grammar
+from ...synth.printer import STYLES, to_source
+from ...synth.safety import MAX_SOURCE, load_program
+from ...synth.space import Config, Space
+from ...synth.types import DTYPES
+from .executors import executor
+from .readers import corpus_files, iter_records, visible
+from .recipe import config_of
+from .records import make_records
+from .schema import lowering_of
 
 MAX_NESTING = 64        # brackets open at once; generated programs stay far below
 RUN_BYTES = 1 << 28     # inputs `--run` makes for one program, at most
@@ -62,51 +62,6 @@ class Failure:
     @property
     def kind(self) -> str:
         return re.split(r"[:(]", self.reason)[0].strip()
-
-
-# what a manifest's options may be: enough for every profile jaxsynth has, and
-# small enough that no rule's loop over attribute pools (pairs of floats for
-# `clip`) or created value (`max_size`) takes long or much memory
-POOL_BOUNDS = {"dims": 64, "floats": 16, "small_ints": 16, "shapes": 1024, "dtypes": len(DTYPES)}
-_FLOAT = re.compile(r"-?[0-9]{1,6}\.[0-9]{1,6}")
-
-
-def _ints(values, lo, hi) -> bool:
-    return all(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in values)
-
-
-def config_of(manifest: dict | None, where: str) -> Config:
-    """The generation options a manifest records (pools decide which
-    attributes and shapes the rules allow), within POOL_BOUNDS; the defaults
-    without a manifest."""
-    if manifest is None:
-        return Config()
-    c = manifest["config"]
-    try:
-        pools = c.get("pools", {})
-        if not isinstance(pools, dict) or set(pools) - {f.name for f in dataclasses.fields(Pools)}:
-            raise ValueError("pools: not an object of known pools")
-        for key, most in POOL_BOUNDS.items():
-            if not isinstance(pools.get(key, []), list) or len(pools.get(key, [])) > most:
-                raise ValueError(f"pools.{key}: not a list of at most {most}")
-        pools = dict(pools)
-        if not (_ints(pools.get("dims", [1]), 1, MAX_DIM) and _ints(pools.get("small_ints", []), 1, 1024)
-                and all(isinstance(f, str) and _FLOAT.fullmatch(f) for f in pools.get("floats", []))
-                and all(isinstance(s, list) and len(s) <= MAX_RANK and _ints(s, 1, MAX_DIM)
-                        and within_bounds(tuple(s)) for s in pools.get("shapes", []))
-                and all(d in DTYPES for d in pools.get("dtypes", []))
-                and _ints([pools.get("max_size", 1)], 1, 1 << 24) and _ints([pools.get("devices", 1)], 1, 8)):
-            raise ValueError("pools: values out of range")
-        for key in ("dims", "floats", "small_ints", "dtypes"):
-            if key in pools:
-                pools[key] = tuple(pools[key])
-        pools["shapes"] = tuple(tuple(s) for s in pools.get("shapes", []))
-        options = {k: c[k] for k in ("max_depth", "batched") if k in c}
-        if not (_ints([options.get("max_depth", 0)], 0, 4) and isinstance(options.get("batched", False), bool)):
-            raise ValueError("max_depth or batched out of range")
-        return Config(pools=Pools(**pools), **options)
-    except (TypeError, ValueError) as e:
-        raise CorpusError(f"{where}: config: {e}") from None
 
 
 def _nesting(text: str) -> int:

@@ -1,0 +1,1 @@
+"""A corpus made for others: its dataset card, Parquet export and HTML report."""
