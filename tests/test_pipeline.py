@@ -549,6 +549,25 @@ def test_a_pool_thread_that_never_ends_makes_the_command_exit_hard(monkeypatch):
         executors.ABANDONED[0] = False
 
 
+def test_an_abandoned_pool_leaves_no_warning_after_the_last_line():
+    """The hard exit of an abandoned pool (`os._exit`) still releases the
+    pool's semaphores: multiprocessing's tracker, which outlives the
+    command, prints no warning of leaked ones after the command's last line."""
+    code = ("import sys\n"
+            "from jaxsynth.corpus.cli import entry\n"
+            "from jaxsynth.corpus.run import executors\n"
+            "def command(argv):\n"
+            "    executors.Processes(2).call(1, sum, [1, 2]).result()\n"
+            "    executors.ABANDONED[0] = True\n"
+            "    print('jaxsynth: interrupted', file=sys.stderr)\n"
+            "    return 130\n"
+            "if __name__ == '__main__':\n"
+            "    entry._command = command\n"
+            "    sys.exit(entry.main(['x']))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130 and done.stderr == "jaxsynth: interrupted\n", done.stderr
+
+
 def test_this_process_makes_its_next_shard_while_a_worker_is_busy():
     """Waiting for a worker's shard, this process makes its own next one
     (asked for later) rather than wait; an error of it is raised in its turn."""

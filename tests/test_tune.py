@@ -7,7 +7,7 @@ import pytest
 
 from jaxsynth.corpus.cli import main
 from jaxsynth.corpus.analysis.coverage import shares, tv
-from jaxsynth.corpus.analysis.model import Model
+from jaxsynth.corpus.analysis.model import Model, solve_ipf
 from jaxsynth.corpus.analysis.pilot import Pilot
 from jaxsynth.corpus.analysis.targets import Target, corpus_target, distance, file_target, normalised
 from jaxsynth.corpus.run.readers import read_records
@@ -47,6 +47,19 @@ def test_the_model_moves_an_op_with_the_weight_of_its_maker(pilot_dir):
     theta[model.alts.index("exp")] += math.log(8)
     after = dict(zip(model.ops, np.asarray(model.predict(theta))))
     assert after["stablehlo.exponential"] > before["stablehlo.exponential"] + 0.05
+
+
+def test_ipf_pushes_down_an_op_a_whole_target_lacks(pilot_dir):
+    """A whole distribution (a corpus's) that lacks an op the pilot makes
+    wants none of it: proportional fitting lowers its maker's weight."""
+    pilot = Pilot.read(pilot_dir)
+    model = Model([pilot], load_grammar().weights(), "programs", sorted(pilot.presence))
+    values = pilot.values("programs")
+    target = Target("without exp", normalised({o: v for o, v in values.items() if o != "stablehlo.exponential"}), True)
+    theta, predicted = solve_ipf(model, target, values, np.log(model.w0))
+    assert np.all(np.isfinite(theta)) and np.all(np.isfinite(predicted))
+    exp = model.alts.index("exp")
+    assert theta[exp] < np.log(model.w0)[exp]
 
 
 def test_collectives_come_with_the_mesh_that_opens_their_context(pilot_dir):

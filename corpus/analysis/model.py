@@ -139,7 +139,8 @@ def solve_ipf(model: Model, target: Target, pilot_values: dict, start_theta, tru
     import numpy as np
     theta0 = np.log(model.w0)
     values = normalised(pilot_values) if target.full else pilot_values
-    ratio = np.array([math.log((target.values[o] + 1e-4) / (values.get(o, 0.0) + 1e-4))
+    # a whole distribution wants 0 of an op it lacks; a partial target says nothing of it
+    ratio = np.array([math.log((target.values.get(o, 0.0) + 1e-4) / (values.get(o, 0.0) + 1e-4))
                       if o in target.values or target.full else 0.0 for o in model.ops])
     share = model.rate.T / np.maximum(model.rate.T.sum(axis=1, keepdims=True), 1e-12)
     lo, hi = np.maximum(theta0 - trust, start_theta - RANGE), np.minimum(theta0 + trust, start_theta + RANGE)

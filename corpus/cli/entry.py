@@ -4,6 +4,7 @@ failure in one line with its exit code (2 for bad input, 130 for Ctrl-C,
 """
 from __future__ import annotations
 
+import multiprocessing.util
 import os
 import signal
 import sys
@@ -25,6 +26,9 @@ from .progress import INTERRUPTED
 def main(argv=None) -> int:
     code = _main(argv)
     if ABANDONED[0]:    # a pool's thread waits on a killed worker forever: exiting normally would join it
+        # the finalizers of priority >= 0 (the pool's semaphores) still run, which join
+        # no thread: else multiprocessing's tracker warns of them after our last line
+        multiprocessing.util._run_finalizers(0)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
