@@ -249,7 +249,7 @@ def test_bench_compares_the_same_work(grammar, tmp_path):
     """Every side of bench makes the same (Python, StableHLO) pairs."""
     import dataclasses
 
-    from jaxsynth.corpus.run.bench import naive, pipeline
+    from jaxsynth.corpus.cli.bench import naive, pipeline
     from jaxsynth.corpus.run.recipe import Recipe
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=1)
     (tmp_path / "naive").mkdir()

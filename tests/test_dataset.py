@@ -211,6 +211,15 @@ def test_a_run_makes_its_card_from_what_it_wrote(corpus, tmp_path, monkeypatch, 
     assert (copy / CARD).read_bytes() == (fresh / CARD).read_bytes() == read_back
 
 
+def test_the_card_names_options_beyond_what_validate_bounds(tmp_path, capsys):
+    """The card reads the run's options as the manifest has them: a pool
+    larger than a corpus of unknown origin may ask for still gets its command."""
+    dims = ",".join(map(str, range(1, 66)))
+    out = tmp_path / "c"
+    assert main(["sample", "-n", "6", "--max-ops", "2", "--workers", "1", "--dims", dims, "--out", str(out)]) == 0
+    assert f"--dims {dims}" in (out / CARD).read_text()
+
+
 def test_a_readme_of_the_user_is_kept(tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()

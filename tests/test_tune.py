@@ -128,6 +128,7 @@ def test_the_verification_corpus_has_a_seed_no_pilot_used(tmp_path):
     assert main([str(a) for a in argv]) == 0
     pilots = sorted(work.glob("pilot-*"))
     assert [p.name for p in pilots] == ["pilot-0", "pilot-1"]
+    assert all((corpus / "README.md").is_file() for corpus in (*pilots, work / "verify")), "each has its card"
 
     def seed(corpus):
         return json.loads((corpus / "manifest.json").read_text())["seed"]

@@ -49,6 +49,7 @@ class Corpora:
     work: Path
     pool: object               # an executor of `run.executors`, kept open between corpora
     within: dict                # alternative -> the context it applies only within
+    card: object = None         # writes a finished corpus's dataset card, given its directory
 
     def sample(self, name: str, weights: dict, seed: int, n: int) -> Pilot:
         r = dataclasses.replace(self.recipe, weights=tuple(sorted(weights.items())), seed=seed)
@@ -57,6 +58,8 @@ class Corpora:
         # a pilot there from before is finished (or kept), else made
         run = Run(out, r, {}, n, max(1, min(250, n // 8)), resume=(out / MANIFEST).is_file())
         run.execute(self.pool, keep_pool=True)
+        if self.card is not None:
+            self.card(out)
         return Pilot.read(out, self.within)
 
 
@@ -129,17 +132,18 @@ def search(corpora: Corpora, target: Target | None, measure: str, start: dict, *
 
 
 def tune(recipe: Recipe, target: Target | None, measure: str, *, programs: int, verify: int, iterations: int,
-         tolerance: float, workers: int, work: Path, solver: str = "model", say=print) -> Tuned:
+         tolerance: float, workers: int, work: Path, solver: str = "model", say=print, card=None) -> Tuned:
     """Iterate pilot -> attribution -> solve from `recipe`'s weights (its
     seed is the first pilot's; pilot i has seed + i), then verify the best
     weights on `verify` programs of seed + VERIFY_SEED. `target` None:
-    uniform over the ops the first pilot reaches."""
+    uniform over the ops the first pilot reaches. `card(directory)`, if
+    given, writes each corpus's dataset card."""
     if not 0 <= iterations < VERIFY_SEED:
         raise ValueError(f"iterations must be in [0, {VERIFY_SEED})")
     grammar = build(recipe)[0]
     start = grammar.weights()
     pool = executor(workers)
-    corpora = Corpora(recipe, work, pool, {a.name: a.rule.within for a in grammar.alts if a.rule.within})
+    corpora = Corpora(recipe, work, pool, {a.name: a.rule.within for a in grammar.alts if a.rule.within}, card)
     failed = True
     try:
         target, pilots, history, best = search(corpora, target, measure, start, programs=programs,

@@ -14,6 +14,7 @@ from ...synth.space import Config, Space
 from ..analysis.coverage import (ALT_FIELDS, COMPARE_FIELDS, OP_FIELDS, alt_matrix, alt_rows, collect, compare,
                                  format_alt_matrix, format_compare, format_report, op_rows, to_csv)
 from ..analysis.quality import Quality
+from ..publish.card import write_card
 from ..run.files import CorpusError, atomic_write
 from ..run.install import install_hint
 from ..run.readers import checked_records, corpus_files, read_manifest, visible
@@ -93,7 +94,7 @@ def cmd_enumerate(args):
 
 
 def cmd_bench(args):
-    from ..run.bench import bench
+    from .bench import bench
     grammar = load_grammar(args.grammar)
     given(grammar)
     recipe = Recipe("sample", grammar.path, grammar.text, (), Config(), "statements", seed=args.seed)
@@ -268,7 +269,7 @@ def cmd_tune(args):
     with tempfile.TemporaryDirectory(prefix="jaxsynth-tune-") as tmp:
         tuned = tune(recipe, target, args.measure, programs=args.n, verify=args.verify,
                      iterations=args.iterations, tolerance=args.tolerance, workers=args.workers,
-                     work=args.work or Path(tmp), solver=args.solver)
+                     work=args.work or Path(tmp), solver=args.solver, card=write_card)
     lines = summary(tuned, args.measure, tuned.history[0][2])
     print(visible("\n".join(lines)))
     kind = "TV" if tuned.target.full else "max error"

@@ -16,8 +16,8 @@ from ...synth.space import SWARM_SUBSETS, Config
 from ...synth.types import SignatureError, check_dims
 from ..analysis.coverage import MEASURES
 from ..analysis.tune import SOLVERS
-from ..run.bench import ENUMERATE, SHARD
 from ..run.compose import default_cache_root
+from .bench import ENUMERATE, SHARD
 
 DEFAULT_OUT = Path("corpus") / "out"
 

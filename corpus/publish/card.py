@@ -30,7 +30,7 @@ from ..analysis.tally import Tally
 from ..run.fields import FEATURES
 from ..run.files import CARD, MANIFEST, atomic_write
 from ..run.readers import checked_records, corpus_files, is_regular, visible
-from ..run.recipe import CHOSEN, NOT_COMPARED, Recipe, config_of
+from ..run.recipe import CHOSEN, NOT_COMPARED, Recipe
 
 MARK = "<!-- jaxsynth dataset card: made from the corpus and rewritten with it -->"
 ATTRIBUTION_MISSING = "records carry no attribution (made before jaxsynth recorded it)"
@@ -141,9 +141,10 @@ def command_line(m: dict, out: str, here: bool = False) -> tuple[str, bool]:
     A grammar other than the packaged one is named by its file name, or
     `here` (on the machine that made the corpus) by its path."""
     kind, config = m["command"], m["config"]
-    pools = config_of(m, out).pools
-    profile = next((name for name, p in SHAPES.items() if dataclasses.replace(p, dims=pools.dims) == pools), "tiny")
-    dims = pools.dims
+    pools = config["pools"]     # as written, not as `config_of` bounds a corpus of unknown origin
+    profile = next((name for name, p in SHAPES.items()
+                    if _as_json({**dataclasses.asdict(p), "dims": pools["dims"]}) == pools), "tiny")
+    dims = tuple(pools["dims"])
     lowering = m.get("lowering") or {"platform": "cpu", "symbolic": False}
     inputs = parse_signature(", ".join(m["inputs"])) if m.get("inputs") else None
     max_ops = config.get("max_ops", Config().max_ops) if kind == "sample" else Config().max_ops

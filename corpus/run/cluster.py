@@ -1,7 +1,7 @@
 """Ray as an executor of the pipeline (`--backend ray`): each shard is a Ray
 task, on a private local Ray or on a cluster joined by `--address`.
 
-Ray is an optional extra, imported only here (`pipeline.executor` imports this
+Ray is an optional extra, imported only here (`executors.executor` imports this
 module when asked for Ray), and whatever goes wrong with it ends as a one-line
 `CorpusError`, so that `pipeline.Run.execute` need not know Ray:
 

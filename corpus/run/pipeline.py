@@ -163,7 +163,7 @@ class Run:
         try:
             while status.records < self.target and self._in_range(number):
                 # no more programs asked for than records are missing: a shard is made
-                # at once where a process has nothing else to do (`_Remote`)
+                # at once where a process has nothing else to do (`executors.Remote`)
                 while len(inflight) < depth and status.records + sum(
                         stop - start for start, stop in map(self._range, inflight)) < self.target \
                         and (n := next(upcoming, None)) is not None:

@@ -15,7 +15,7 @@ nothing here (it draws `NONDETERMINISTIC` numbers, or XLA for this machine
 cannot execute it) is listed as not run, not failed.
 
 Each record file is checked on its own (`check_file`, a pure function of
-the file), in this process and spawned workers (`pipeline.executor`);
+the file), in this process and spawned workers (`executors.executor`);
 what a file holds is said when its turn comes, in file and record order, so
 the output is the same for any number of workers.
 """

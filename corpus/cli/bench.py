@@ -34,13 +34,14 @@ from ...synth.printer import to_source
 from ...synth.rules import SHAPES
 from ...synth.safety import load_program
 from ...synth.types import parse_signature
-from .compose import Composer, FragmentCache
-from .executors import executor
-from .pipeline import Run
-from .recipe import Recipe, build, programs, shared
-from .records import make_records
-from .shards import GC_THRESHOLDS
-from .shards import composer as process_composer
+from ..publish.card import Summary, write_card
+from ..run.compose import Composer, FragmentCache
+from ..run.executors import executor
+from ..run.pipeline import Run
+from ..run.recipe import Recipe, build, programs, shared
+from ..run.records import make_records
+from ..run.shards import GC_THRESHOLDS
+from ..run.shards import composer as process_composer
 
 ENUMERATE = {"inputs": "f32[2]", "max_ops": 3, "dims": (2,)}     # the enumerate workload
 SHARD = (0, 500)        # its default part of the index space
@@ -83,7 +84,9 @@ def pipeline(recipe, first: int, last: int, out: Path, workers: int, shard_size:
     start = time.perf_counter()
     run = Run(out, recipe, {}, last - first if recipe.kind == "enumerate" else last, shard_size,
               first, last if recipe.kind == "enumerate" else None)
-    _, status = run.execute(executor(workers, setup=shared(recipe)))
+    summary = Summary()
+    _, status = run.execute(executor(workers, setup=shared(recipe)), each=summary.add)
+    write_card(out, summary)        # as a user's run does
     return (last - first) / (time.perf_counter() - start), status
 
 
