@@ -35,15 +35,11 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def _is_package(name: str, path: Path) -> bool:
-    return path.name == "__init__.py"
-
-
 def _absolute(name: str, path: Path, node: ast.ImportFrom) -> str:
     if not node.level:
         return node.module or ""
     base = name.split(".")
-    if not _is_package(name, path):
+    if path.name != "__init__.py":      # a module's package, not the module, is what `.` names
         base = base[:-1]
     base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
