@@ -211,13 +211,19 @@ def test_a_run_makes_its_card_from_what_it_wrote(corpus, tmp_path, monkeypatch, 
     assert (copy / CARD).read_bytes() == (fresh / CARD).read_bytes() == read_back
 
 
-def test_the_card_names_options_beyond_what_validate_bounds(tmp_path, capsys):
-    """The card reads the run's options as the manifest has them: a pool
-    larger than a corpus of unknown origin may ask for still gets its command."""
+def test_the_largest_dims_pool_makes_a_corpus_its_readers_accept(tmp_path, capsys):
+    """--dims takes as many values as a corpus's readers accept, no more: a
+    run never makes a corpus that `validate` or `coverage` refuses, and its
+    card says the command that makes it again."""
     dims = ",".join(map(str, range(1, 66)))
     out = tmp_path / "c"
-    assert main(["sample", "-n", "6", "--max-ops", "2", "--workers", "1", "--dims", dims, "--out", str(out)]) == 0
+    argv = ["sample", "-n", "6", "--max-ops", "2", "--workers", "1", "--out", str(out)]
+    assert main(argv + ["--dims", dims]) == 2 and not out.exists()
+    assert "argument --dims: 65 values; at most 64" in capsys.readouterr().err
+    dims = dims.rsplit(",", 1)[0]
+    assert main(argv + ["--dims", dims]) == 0
     assert f"--dims {dims}" in (out / CARD).read_text()
+    assert main(["validate", str(out), "--workers", "1"]) == 0 and main(["coverage", str(out)]) == 0
 
 
 def test_a_readme_of_the_user_is_kept(tmp_path, capsys):

@@ -17,6 +17,7 @@ from ...synth.types import SignatureError, check_dims
 from ..analysis.coverage import MEASURES
 from ..analysis.tune import SOLVERS
 from ..run.compose import default_cache_root
+from ..run.recipe import POOL_BOUNDS
 from .bench import ENUMERATE, SHARD
 
 DEFAULT_OUT = Path("corpus") / "out"
@@ -48,6 +49,8 @@ def _dims(text: str) -> tuple[int, ...]:
         check_dims(dims)
     except SignatureError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    if len(dims) > POOL_BOUNDS["dims"]:     # else the corpus is one its own readers refuse
+        raise argparse.ArgumentTypeError(f"{len(dims)} values; at most {POOL_BOUNDS['dims']}")
     return dims
 
 
