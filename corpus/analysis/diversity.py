@@ -32,7 +32,7 @@ import re
 from itertools import combinations
 
 from ...lowering import universe
-from .tally import multiset
+from ..run.fields import multiset
 
 RENEW = 1000        # modules parsed per MLIR context: attributes a context uniques are never freed
 MAX_NESTING = 256   # brackets deep: MLIR's parser recurses, and a record nested 10^5 deep crashes the process

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...lowering import universe
+from ..run.fields import multiset
 from ..run.files import CorpusError
 from ..run.readers import checked_records, corpus_files
 from ..run.records import PROGRAM
-from .tally import Tally, multiset
+from .tally import Tally
 
 
 @dataclass

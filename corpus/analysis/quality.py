@@ -31,7 +31,7 @@ from lark import Tree
 from ...synth.grammar import Grammar
 from ...synth.safety import MAX_SOURCE
 from ...synth.skeleton import LAM, is_slot
-from .tally import multiset
+from ..run.fields import multiset
 
 CONTROL_FLOW = {"cond", "switch", "fori_loop", "while_loop", "scan"}     # lax functions taking sub-programs
 CONTROL_FLOW_OPS = ("stablehlo.while", "stablehlo.case")

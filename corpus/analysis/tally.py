@@ -10,24 +10,20 @@ targets of tuning state them. Only the universe's ops
 have shares and values; the others are counted and listed apart.
 
 Coverage, the real-code reference distribution, corpus targets and tuning's
-pilots all count with it. `multiset` is a record's ops as one hashable value,
-for counting distinct op multisets (quality, diversity).
+pilots all count with it. `multiset` (of `run.fields`) is a record's ops as
+one hashable value, for counting distinct op multisets (quality, diversity).
 """
 from __future__ import annotations
 
 from collections import Counter
 
 from ...lowering import universe
+from ..run.fields import multiset
 
 MEASURES = {
     "programs": "each op's share of the programs containing it, normalised to sum 1 over ops",
     "occurrences": "each op's share of all op occurrences",
 }
-
-
-def multiset(record: dict) -> tuple:
-    """A record's ops as a hashable ((op, count), ...), in the record's order."""
-    return tuple((o["op"], o["count"]) for o in record["ops"])
 
 
 class Tally:
@@ -44,7 +40,7 @@ class Tally:
             self.containing[op] += 1
 
     def add_record(self, record: dict) -> None:
-        self.add((o["op"], o["count"]) for o in record["ops"])
+        self.add(multiset(record))
 
     @classmethod
     def of_records(cls, records) -> "Tally":

@@ -27,7 +27,7 @@ from ...synth.rules import SHAPES
 from ...synth.space import Config
 from ...synth.types import SignatureError, parse_signature
 from ..analysis.tally import Tally
-from ..run.fields import FEATURES
+from ..run.fields import FEATURES, multiset
 from ..run.files import CARD, MANIFEST, atomic_write
 from ..run.readers import checked_records, corpus_files, is_regular, visible
 from ..run.recipe import CHOSEN, NOT_COMPARED, Recipe
@@ -88,7 +88,7 @@ class Summary:
 def summarize(files) -> Summary:
     summary = Summary()
     for _, record in checked_records(files):
-        summary.add(record, ((o["op"], o["count"]) for o in record["ops"]))
+        summary.add(record, multiset(record))
     return summary
 
 

@@ -55,6 +55,11 @@ FIELDS = (
 )
 
 
+def multiset(record: dict) -> tuple:
+    """A record's ops as a hashable ((op, count), ...), in the record's order."""
+    return tuple((o["op"], o["count"]) for o in record["ops"])
+
+
 def record(made: Made) -> dict:
     """The record of a lowered program, its fields in table order."""
     return {f.name: f.make(made) if f.make else made.origin[f.name]

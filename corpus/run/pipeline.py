@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .fields import multiset
 from .files import CARD, FORMAT, MANIFEST, CorpusError, atomic_write, shard_name
 from .install import versions
 from .readers import is_regular, iter_records, read_manifest, sha256_of
@@ -43,7 +44,7 @@ def _kept(path: Path) -> list[tuple[str, tuple[str, ...], tuple[tuple[str, int],
         if problem:
             raise CorpusError(f"{where}: not a jaxsynth record ({problem}); move the corpus aside or choose "
                               f"another --out")
-        kept.append((record["hash"], tuple(record), tuple((o["op"], o["count"]) for o in record["ops"])))
+        kept.append((record["hash"], tuple(record), multiset(record)))
     return kept
 
 

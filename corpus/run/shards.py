@@ -16,6 +16,7 @@ from ...lowering import LoweringError, fake_devices
 from ...synth.space import NoProgram
 from .compose import Composer, FragmentCache
 from .recipe import Recipe, build, programs
+from .fields import multiset
 from .records import make_records
 
 CLEAR_EVERY = 1000       # programs (or steps) JAX lowers in a process between clearings of its caches
@@ -98,7 +99,7 @@ def make_shard(recipe: Recipe, number: int, start: int, stop: int) -> Shard:
                 failures[str(record)[:120]] += 1
                 continue
             shard.lines.append(Line(program.structural_hash, json.dumps(record, ensure_ascii=False) + "\n",
-                                    tuple((o["op"], o["count"]) for o in record["ops"]), way, tuple(record)))
+                                    multiset(record), way, tuple(record)))
     shard.failures = dict(failures)
     if composer(recipe) is not None:
         shard.fragments = Counter(composer(recipe).stats) - before
